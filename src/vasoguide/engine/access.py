@@ -1,0 +1,88 @@
+"""Step 3 around the drug: venous route, arterial catheter, extravasation, cuff-only pressures."""
+
+from __future__ import annotations
+
+from .advice import Advice
+from .infusions import NorepinephrineNow
+from .snapshot import Pressure, Snapshot, minutes
+
+__all__ = ["check_access"]
+
+
+def check_access(
+    snap: Snapshot, adv: Advice, ne: NorepinephrineNow, starting: bool, pressure: Pressure | None
+) -> None:
+    on_drug = ne.running or starting
+    lines = snap.lines
+    if on_drug:
+        route = ne.entry.route if (ne.running and ne.entry is not None) else None
+        peripheral = route in ("peripheral", "intraosseous") or (
+            route is None and lines.central_venous is not True
+        )
+        if peripheral:
+            rid = "admin.peripheral-start"
+            where = route or "peripheral (no central line recorded)"
+            adv.alert(
+                "PERIPHERAL_INFUSION",
+                "warning",
+                f"Norepinephrine through a {where} line: acceptable to start rather than delay; "
+                "use a large vein at or above the antecubital fossa, avoid leg veins in the "
+                "elderly, check the site often, and move to central access as soon as possible.",
+                [rid],
+            )
+            adv.act(
+                "INSPECT_INFUSION_SITE",
+                "Inspect the infusion site frequently for blanching or extravasation.",
+                [rid],
+            )
+            if lines.central_venous is not True:
+                adv.act(
+                    "PLACE_CENTRAL_LINE", "Place a central venous catheter when practical.", [rid]
+                )
+        if lines.arterial is not True:
+            adv.act(
+                "PLACE_ARTERIAL_CATHETER",
+                "Place an arterial catheter as soon as practical (SSC: weak recommendation).",
+                ["admin.arterial-catheter"],
+            )
+    if pressure is not None and pressure.method == "noninvasive":
+        adv.alert(
+            "NONINVASIVE_PRESSURE_ONLY",
+            "info" if not on_drug else "warning",
+            f"The pressure used ({pressure.measure} {pressure.value:.0f} mmHg at "
+            f"{pressure.time:%H:%M}) is a cuff reading.",
+            ["data.noninvasive-pressure"],
+        )
+    _extravasation(snap, adv)
+
+
+def _extravasation(snap: Snapshot, adv: Advice) -> None:
+    if not snap.events:
+        return
+    rid = "pitfall.extravasation"
+    event = max((e for e in snap.events if e.code == "extravasation"), key=lambda e: e.time)
+    hours = minutes(snap.now - event.time) / 60.0
+    window = adv.th(rid, "window", "h")
+    lo, hi = adv.th(rid, "phentolamine_low", "mg"), adv.th(rid, "phentolamine_high", "mg")
+    vol_lo, vol_hi = adv.th(rid, "volume_low", "mL"), adv.th(rid, "volume_high", "mL")
+    adv.use_value("extravasation", True, time=event.time)
+    late = hours > window
+    adv.alert(
+        "EXTRAVASATION",
+        "critical",
+        f"Extravasation reported at {event.time:%H:%M} ({hours:.1f} h ago)."
+        + (f" The {window:g} h treatment window has passed." if late else ""),
+        [rid],
+    )
+    adv.act(
+        "TREAT_EXTRAVASATION",
+        f"Infiltrate the area with phentolamine {lo:g}-{hi:g} mg in {vol_lo:g}-{vol_hi:g} mL "
+        f"saline (fine needle), within {window:g} h; move the infusion to another vein.",
+        [rid],
+        drug="phentolamine",
+    )
+    adv.act(
+        "INSPECT_INFUSION_SITE",
+        "Inspect the infusion site frequently for blanching or extravasation.",
+        [rid],
+    )

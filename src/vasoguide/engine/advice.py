@@ -1,0 +1,142 @@
+"""The advice being built for one assessment: actions, alerts, missing data, rules, inputs.
+
+Every action and alert names the rules it rests on; every rule named ends up in the
+Assessment's `basis` with its citation, in the order it was first used.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..assessment import (
+    Action,
+    Alert,
+    Assessment,
+    InputUsed,
+    NorepinephrineStatus,
+    OutQuantity,
+    Target,
+    VolumeStatus,
+)
+
+if TYPE_CHECKING:
+    from ..protocol import Protocol
+    from ..state import Observation
+
+__all__ = ["Advice"]
+
+_SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+class Advice:
+    def __init__(self, protocol: Protocol, now: datetime) -> None:
+        self.protocol = protocol
+        self.now = now
+        self.actions: list[Action] = []
+        self.alerts: dict[str, Alert] = {}
+        self.missing: list[str] = []
+        self.rules: dict[str, None] = {}
+        self.inputs: dict[tuple[str, Any, Any], InputUsed] = {}
+
+    # -- rules -----------------------------------------------------------------------------
+    def cite(self, *rule_ids: str) -> None:
+        for rid in rule_ids:
+            if rid not in self.protocol.rules:
+                raise KeyError(f"engine cites unknown rule {rid}")
+            self.rules.setdefault(rid, None)
+
+    def th(self, rule_id: str, name: str, unit: str) -> float:
+        return self.protocol.threshold(rule_id, name, unit)
+
+    def setting(self, key: str, unit: str | None = None) -> Any:
+        return self.protocol.setting(key, unit)
+
+    # -- outputs ---------------------------------------------------------------------------
+    def act(self, code: str, text: str, basis: list[str], **fields: Any) -> Action:
+        self.cite(*basis)
+        for existing in self.actions:
+            if existing.code == code and not fields:
+                for rid in basis:
+                    if rid not in existing.basis:
+                        existing.basis.append(rid)
+                return existing
+        action = Action(code=code, text=text, basis=list(basis), **fields)
+        self.actions.append(action)
+        return action
+
+    def has_action(self, code: str) -> bool:
+        return any(a.code == code for a in self.actions)
+
+    def alert(self, code: str, severity: str, text: str, basis: list[str]) -> None:
+        self.cite(*basis)
+        existing = self.alerts.get(code)
+        if existing is not None:
+            existing.text += " " + text
+            existing.basis.extend(r for r in basis if r not in existing.basis)
+            if _SEVERITY_ORDER[severity] < _SEVERITY_ORDER[existing.severity]:
+                existing.severity = severity  # type: ignore[assignment]
+            return
+        self.alerts[code] = Alert(code=code, severity=severity, text=text, basis=list(basis))
+
+    def need(self, name: str) -> None:
+        if name not in self.missing:
+            self.missing.append(name)
+
+    def use(self, obs: Observation, unit: str, note: str | None = None) -> None:
+        key = (obs.code, obs.time, obs.value)
+        if key not in self.inputs:
+            self.inputs[key] = InputUsed(
+                code=obs.code,
+                value=obs.value if unit == obs.unit else round(obs.canonical, 4),
+                unit=obs.unit if unit == obs.unit else unit,
+                time=obs.time,
+                method=obs.method,
+                note=note,
+            )
+
+    def use_value(
+        self,
+        code: str,
+        value: float | str | bool | None,
+        unit: str | None = None,
+        time: datetime | None = None,
+        note: str | None = None,
+    ) -> None:
+        key = (code, time, value)
+        if key not in self.inputs:
+            self.inputs[key] = InputUsed(code=code, value=value, unit=unit, time=time, note=note)
+
+    # -- the document ----------------------------------------------------------------------
+    def build(
+        self,
+        decision: str,
+        target: Target | None,
+        secondary: list[Target],
+        ne: NorepinephrineStatus | None,
+        volume: VolumeStatus | None,
+        summary: str,
+    ) -> Assessment:
+        alerts = sorted(self.alerts.values(), key=lambda a: _SEVERITY_ORDER[a.severity])
+        return Assessment(
+            time=self.now,
+            decision=decision,
+            target=target,
+            actions=self.actions,
+            alerts=alerts,
+            missing=self.missing,
+            basis=[self.protocol.basis(rid) for rid in self.rules],
+            inputs=list(self.inputs.values()),
+            protocol=self.protocol.ref,
+            secondary_targets=secondary,
+            norepinephrine=ne,
+            volume=volume,
+            summary=summary,
+        )
+
+
+def qty(value: float, unit: str, digits: int = 4) -> OutQuantity:
+    return OutQuantity(value=round(value, digits), unit=unit)
+
+
+__all__ += ["qty"]

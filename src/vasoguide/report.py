@@ -1,0 +1,140 @@
+"""Readable terminal output (Rich) for assessments, dose conversions and the protocol.
+
+Doses are shown as "mcg" (UCUM `ug`), and every rate in mL/h carries its concentration.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from .assessment import Assessment, OutQuantity
+    from .dosing import DoseConversion, LimitCheck
+    from .protocol import Protocol
+
+__all__ = ["print_assessment", "print_dose", "print_protocol", "show_unit"]
+
+_SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def show_unit(unit: str) -> str:
+    """UCUM to the spelling clinicians read: ug -> mcg, mm[Hg] -> mmHg."""
+    return unit.replace("ug", "mcg").replace("mm[Hg]", "mmHg")
+
+
+def _q(q: OutQuantity | None) -> str:
+    return "" if q is None else f"{q.value:g} {show_unit(q.unit)}"
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def print_assessment(a: Assessment) -> None:
+    con = _console()
+    target = ""
+    if a.target is not None:
+        band = f"{a.target.low:g}" + (f"-{a.target.high:g}" if a.target.high is not None else "+")
+        target = f"target {a.target.measure.upper()} {band} mmHg"
+        for extra in a.secondary_targets:
+            target += f"; also {extra.measure.upper()} >= {extra.low:g}"
+    head = Text(a.decision.replace("_", " "), style="bold")
+    head.append(f"\n{target}\n", style="")
+    head.append(a.summary)
+    con.print(Panel(head, title=f"vasoguide at {a.time:%Y-%m-%d %H:%M %Z}", expand=False))
+
+    if a.actions:
+        t = Table("action", "dose", "rate (at concentration)", "advice", title="Actions")
+        for act in a.actions:
+            rate = ""
+            if act.rate is not None and act.concentration is not None:
+                rate = f"{_q(act.rate)} at {_q(act.concentration)} {act.concentration_basis or ''}"
+            t.add_row(act.code, _q(act.dose), rate, act.text)
+        con.print(t)
+    if a.alerts:
+        t = Table("severity", "alert", "text", title="Alerts")
+        for al in a.alerts:
+            t.add_row(Text(al.severity, style=_SEVERITY_STYLE[al.severity]), al.code, al.text)
+        con.print(t)
+    if a.missing:
+        con.print("[bold]Missing:[/bold] " + "; ".join(a.missing))
+    if a.inputs:
+        t = Table("input", "value", "time", "note", title="Inputs used")
+        for i in a.inputs:
+            value = f"{i.value}" + (f" {show_unit(i.unit)}" if i.unit else "")
+            when = f"{i.time:%H:%M}" if i.time else ""
+            t.add_row(i.code, value, when, i.note or (i.method or ""))
+        con.print(t)
+    t = Table("rule", "source", "strength", "certainty", "seed deviation", title="Basis")
+    for b in a.basis:
+        t.add_row(b.id, b.source, b.strength, b.certainty, "yes" if b.deviation else "")
+    con.print(t)
+    con.print(
+        f"[dim]{a.protocol.name} {a.protocol.version} {a.protocol.digest[:19]}… "
+        "Decision support: it advises, the clinician decides.[/dim]"
+    )
+
+
+def print_dose(d: DoseConversion, check: LimitCheck, salt: bool) -> None:
+    con = _console()
+    t = Table("", "", title="Norepinephrine dose")
+    for label, text in d.lines():
+        t.add_row(label, text)
+    if d.weight_kg is not None:
+        t.add_row("weight", f"{d.weight_kg:.4g} kg")
+    if salt:
+        t.add_row("note", "salt concentration converted to base with the protocol's factor")
+    con.print(t)
+    style = {"ok": "green", "high": "yellow"}.get(check.level, "bold red")
+    con.print(Text(f"{check.level}: {check.message} ({check.rule})", style=style))
+
+
+def print_protocol(p: Protocol, rule_id: str | None) -> None:
+    con = _console()
+    if rule_id is None:
+        t = Table(
+            "rule",
+            "step",
+            "title",
+            "source",
+            "strength",
+            "certainty",
+            "dev.",
+            title=f"{p.name} {p.version} ({len(p.rules)} rules)",
+        )
+        for rid, r in p.rules.items():
+            b = p.basis(rid)
+            t.add_row(
+                rid,
+                r.step,
+                r.title,
+                b.source,
+                b.strength,
+                b.certainty,
+                "yes" if r.deviation else "",
+            )
+        con.print(t)
+        con.print(
+            f"[dim]digest {p.digest}; site overrides: {', '.join(p.overrides) or 'none'}[/dim]"
+        )
+        return
+    r = p.rules[rule_id]
+    b = p.basis(rule_id)
+    body = Text(f"{r.statement}\n\n", style="")
+    body.append(f"Source: {b.source}\n")
+    for name, th in r.thresholds.items():
+        body.append(f"  {name}: {th.value:g} {show_unit(th.unit)} ({th.kind})\n")
+    for key in r.settings:
+        st = p.settings[key]
+        body.append(f"  setting {key} = {st.value} {st.unit or ''} (local convention)\n")
+    for quote in r.seed:
+        body.append(f'Seed: "{quote}"\n', style="italic")
+    if r.deviation:
+        body.append(f"Deviation from the seed: {r.deviation}\n", style="yellow")
+    body.append(f"Examples: {', '.join(e.name for e in r.examples)}")
+    con.print(Panel(body, title=f"{rule_id}: {r.title}"))
