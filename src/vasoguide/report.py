@@ -32,7 +32,9 @@ def _q(q: OutQuantity | None) -> str:
 
 
 def _console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    # Piped output (files, CI logs) gets a readable fixed width instead of Rich's 80 columns.
+    probe = Console()
+    return Console(highlight=False, soft_wrap=False, width=None if probe.is_terminal else 120)
 
 
 def print_assessment(a: Assessment) -> None:
@@ -49,7 +51,11 @@ def print_assessment(a: Assessment) -> None:
     con.print(Panel(head, title=f"vasoguide at {a.time:%Y-%m-%d %H:%M %Z}", expand=False))
 
     if a.actions:
-        t = Table("action", "dose", "rate (at concentration)", "advice", title="Actions")
+        t = Table(title="Actions")
+        t.add_column("action", no_wrap=True)
+        t.add_column("dose")
+        t.add_column("rate (at concentration)")
+        t.add_column("advice")
         for act in a.actions:
             rate = ""
             if act.rate is not None and act.concentration is not None:
@@ -57,7 +63,10 @@ def print_assessment(a: Assessment) -> None:
             t.add_row(act.code, _q(act.dose), rate, act.text)
         con.print(t)
     if a.alerts:
-        t = Table("severity", "alert", "text", title="Alerts")
+        t = Table(title="Alerts")
+        t.add_column("severity")
+        t.add_column("alert", no_wrap=True)
+        t.add_column("text")
         for al in a.alerts:
             t.add_row(Text(al.severity, style=_SEVERITY_STYLE[al.severity]), al.code, al.text)
         con.print(t)
@@ -70,9 +79,21 @@ def print_assessment(a: Assessment) -> None:
             when = f"{i.time:%H:%M}" if i.time else ""
             t.add_row(i.code, value, when, i.note or (i.method or ""))
         con.print(t)
-    t = Table("rule", "source", "strength", "certainty", "seed deviation", title="Basis")
+    t = Table(title="Basis (vasoguide protocol show --rule ID for the full citation)")
+    t.add_column("rule", no_wrap=True)
+    t.add_column("source")
+    t.add_column("strength, certainty")
+    t.add_column("verified")
+    t.add_column("deviates from seed")
     for b in a.basis:
-        t.add_row(b.id, b.source, b.strength, b.certainty, "yes" if b.deviation else "")
+        source = b.source.split(" (")[0]
+        t.add_row(
+            b.id,
+            source,
+            f"{b.strength}, {b.certainty}",
+            "yes" if b.verified else "no",
+            "yes" if b.deviation else "",
+        )
     con.print(t)
     con.print(
         f"[dim]{a.protocol.name} {a.protocol.version} {a.protocol.digest[:19]}… "
@@ -97,27 +118,15 @@ def print_dose(d: DoseConversion, check: LimitCheck, salt: bool) -> None:
 def print_protocol(p: Protocol, rule_id: str | None) -> None:
     con = _console()
     if rule_id is None:
-        t = Table(
-            "rule",
-            "step",
-            "title",
-            "source",
-            "strength",
-            "certainty",
-            "dev.",
-            title=f"{p.name} {p.version} ({len(p.rules)} rules)",
-        )
+        t = Table(title=f"{p.name} {p.version} ({len(p.rules)} rules)")
+        t.add_column("rule", no_wrap=True)
+        for name in ("title", "source", "strength, certainty", "deviates"):
+            t.add_column(name)
         for rid, r in p.rules.items():
             b = p.basis(rid)
-            t.add_row(
-                rid,
-                r.step,
-                r.title,
-                b.source,
-                b.strength,
-                b.certainty,
-                "yes" if r.deviation else "",
-            )
+            source = b.source.split(" (")[0]
+            grade = f"{b.strength}, {b.certainty}"
+            t.add_row(rid, r.title, source, grade, "yes" if r.deviation else "")
         con.print(t)
         con.print(
             f"[dim]digest {p.digest}; site overrides: {', '.join(p.overrides) or 'none'}[/dim]"

@@ -132,6 +132,17 @@ def titrated(
         hard = adv.setting("hard_limit_fixed", unit)
     else:
         return None
+    if cur > hard:
+        # Never put a dose above the hard limit in an action, not even "keep the current one".
+        adv.cite("admin.dose-limits")
+        return DoseAdvice(
+            None,
+            rules=["admin.dose-limits"],
+            capped_at_limit=True,
+            unchanged=True,
+            text=f"The running {cur:.3g} {shown} is above the hard limit of {hard:g} {shown}: "
+            "verify the order and pump; no dose above the limit is advised.",
+        )
     new = max(cur + direction * step, 0.0)
     capped = False
     if direction > 0 and new > hard:

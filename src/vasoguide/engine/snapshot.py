@@ -127,11 +127,16 @@ class Snapshot:
 
 
 def _bounds(adv: Advice) -> dict[str, float]:
+    memo = adv.protocol.memo
+    cached: dict[str, float] | None = memo.get("plausible_bounds")
+    if cached is not None:
+        return cached
     rid = _PLAUSIBLE_RULE
-    return {
+    memo["plausible_bounds"] = bounds = {
         "map": adv.th(rid, "map_high", "mm[Hg]"),
         "sbp": adv.th(rid, "sbp_high", "mm[Hg]"),
         "dbp": adv.th(rid, "map_high", "mm[Hg]"),
         "heart_rate": adv.th(rid, "heart_rate_high", "/min"),
         "lactate": adv.setting("plausible_lactate_high", "mmol/L"),
     }
+    return bounds

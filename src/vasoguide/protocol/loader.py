@@ -51,6 +51,7 @@ class Protocol:
         self.bases = bases or {}  # named example states the rules' examples start from
         self.rule_files = rule_files or {}  # rule id -> "rules/x.yaml"
         self.cache_key: str | None = None
+        self.memo: dict[str, Any] = {}  # values the engine derives once per protocol
         self.digest = "sha256:" + hashlib.sha256(self._canonical_json().encode()).hexdigest()
         self.ref = ProtocolRef(
             name=meta.name, version=meta.version, digest=self.digest, overrides=self.overrides
@@ -268,8 +269,8 @@ def _default_protocol() -> Protocol:
     """The packaged knowledge base, from the per-user cache when its files have not changed.
 
     Parsing, validating and linting the YAML costs about 0.1 s, a fifth of a CLI call; the
-    validated Protocol is cached by the hash of the knowledge base's bytes and the package
-    version, so any edit to a rule file invalidates it.
+    validated Protocol is cached by the hash of the knowledge base's bytes, the modules whose
+    classes it holds and the package version, so any edit to a rule file invalidates it.
     """
     key = _kb_key(DEFAULT_KB)
     path = _cache_dir() / f"protocol-{key[:24]}.pickle"
@@ -306,6 +307,10 @@ def _kb_key(kb_dir: Path) -> str:
     from .. import __version__
 
     h = hashlib.sha256(f"{__version__}|{sys.version_info[:2]}".encode())
+    # The pickled objects' classes live in these modules: a change to them invalidates too.
+    package = Path(__file__).resolve().parent.parent
+    for module in ("protocol/loader.py", "protocol/model.py", "assessment.py"):
+        h.update((package / module).read_bytes())
     for path in sorted(kb_dir.rglob("*.yaml")):
         h.update(path.relative_to(kb_dir).as_posix().encode())
         h.update(path.read_bytes())
