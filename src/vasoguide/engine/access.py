@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .advice import Advice
+from .advice import Advice, hhmm
 from .infusions import NorepinephrineNow
 from .snapshot import Pressure, Snapshot, minutes
 
@@ -50,7 +50,7 @@ def check_access(
             "NONINVASIVE_PRESSURE_ONLY",
             "info" if not on_drug else "warning",
             f"The pressure used ({pressure.measure} {pressure.value:.0f} mmHg at "
-            f"{pressure.time:%H:%M}) is a cuff reading.",
+            f"{hhmm(pressure.time)}) is a cuff reading.",
             ["data.noninvasive-pressure"],
         )
     _extravasation(snap, adv)
@@ -70,7 +70,7 @@ def _extravasation(snap: Snapshot, adv: Advice) -> None:
     adv.alert(
         "EXTRAVASATION",
         "critical",
-        f"Extravasation reported at {event.time:%H:%M} ({hours:.1f} h ago)."
+        f"Extravasation reported at {hhmm(event.time)} ({hours:.1f} h ago)."
         + (f" The {window:g} h treatment window has passed." if late else ""),
         [rid],
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .advice import Advice, qty
+from .advice import Advice, hhmm, qty
 from .infusions import NorepinephrineNow, drug_running
 from .perfusion import Perfusion
 from .snapshot import Snapshot, minutes
@@ -90,7 +90,7 @@ def _dobutamine(snap: Snapshot, adv: Advice, perfusion: Perfusion) -> None:
         adv.use(ci, "L/min/m2")
         if ci.canonical < adv.setting("low_cardiac_index", "L/min/m2"):
             low_output = True
-            reason = f"cardiac index {ci.value:g} {ci.unit} at {ci.time:%H:%M}"
+            reason = f"cardiac index {ci.value:g} {ci.unit} at {hhmm(ci.time)}"
     if not low_output and perfusion.poor:
         low_output = True
         reason = "persistent hypoperfusion: " + "; ".join(perfusion.poor)

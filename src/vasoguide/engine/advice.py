@@ -9,35 +9,40 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..assessment import (
-    Action,
-    Alert,
-    Assessment,
-    InputUsed,
-    NorepinephrineStatus,
-    OutQuantity,
-    Target,
-    VolumeStatus,
-)
+from ..assessment import Assessment, BasisEntry, Target
 
 if TYPE_CHECKING:
     from ..protocol import Protocol
     from ..state import Observation
 
-__all__ = ["Advice"]
+__all__ = ["Advice", "Item", "hhmm", "qty"]
 
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+# Actions, alerts, inputs and quantities are built as plain dicts and validated once, as one
+# Assessment, in build(): a single pydantic-core call is several times cheaper than one model
+# per item, and the result is the same validated document.
+Item = dict[str, Any]
+
+
+def hhmm(t: datetime) -> str:
+    """Clock time for texts ("07:55"), in the patient's offset (times share it; see state.py)."""
+    return f"{t.hour:02d}:{t.minute:02d}"
+
+
+def qty(value: float, unit: str, digits: int = 4) -> Item:
+    return {"value": round(value, digits), "unit": unit}
 
 
 class Advice:
     def __init__(self, protocol: Protocol, now: datetime) -> None:
         self.protocol = protocol
         self.now = now
-        self.actions: list[Action] = []
-        self.alerts: dict[str, Alert] = {}
+        self.actions: list[Item] = []
+        self.alerts: dict[str, Item] = {}
         self.missing: list[str] = []
         self.rules: dict[str, None] = {}
-        self.inputs: dict[tuple[str, Any, Any], InputUsed] = {}
+        self.inputs: dict[tuple[str, Any, Any], Item] = {}
 
     # -- rules -----------------------------------------------------------------------------
     def cite(self, *rule_ids: str) -> None:
@@ -52,33 +57,31 @@ class Advice:
         return self.protocol.setting(key, unit)
 
     # -- outputs ---------------------------------------------------------------------------
-    def act(self, code: str, text: str, basis: list[str], **fields: Any) -> Action:
+    def act(self, code: str, text: str, basis: list[str], **fields: Any) -> Item:
         self.cite(*basis)
         for existing in self.actions:
-            if existing.code == code and not fields:
+            if existing["code"] == code and not fields:
                 for rid in basis:
-                    if rid not in existing.basis:
-                        existing.basis.append(rid)
+                    if rid not in existing["basis"]:
+                        existing["basis"].append(rid)
                 return existing
-        action = Action(code=code, text=text, basis=list(basis), **fields)
+        action: Item = {"code": code, "text": text, "basis": list(basis), **fields}
         self.actions.append(action)
         return action
 
     def has_action(self, code: str) -> bool:
-        return any(a.code == code for a in self.actions)
+        return any(a["code"] == code for a in self.actions)
 
     def alert(self, code: str, severity: str, text: str, basis: list[str]) -> None:
         self.cite(*basis)
         existing = self.alerts.get(code)
         if existing is not None:
-            existing.text += " " + text
-            existing.basis.extend(r for r in basis if r not in existing.basis)
-            if _SEVERITY_ORDER[severity] < _SEVERITY_ORDER[existing.severity]:
-                existing.severity = severity  # type: ignore[assignment]
+            existing["text"] += " " + text
+            existing["basis"].extend(r for r in basis if r not in existing["basis"])
+            if _SEVERITY_ORDER[severity] < _SEVERITY_ORDER[existing["severity"]]:
+                existing["severity"] = severity
             return
-        self.alerts[code] = Alert(
-            code=code, severity=severity, text=text, basis=list(basis)
-        )
+        self.alerts[code] = {"code": code, "severity": severity, "text": text, "basis": list(basis)}
 
     def need(self, name: str) -> None:
         if name not in self.missing:
@@ -87,14 +90,15 @@ class Advice:
     def use(self, obs: Observation, unit: str, note: str | None = None) -> None:
         key = (obs.code, obs.time, obs.value)
         if key not in self.inputs:
-            self.inputs[key] = InputUsed(
-                code=obs.code,
-                value=obs.value if unit == obs.unit else round(obs.canonical, 4),
-                unit=obs.unit if unit == obs.unit else unit,
-                time=obs.time,
-                method=obs.method,
-                note=note,
-            )
+            same = unit == obs.unit
+            self.inputs[key] = {
+                "code": obs.code,
+                "value": obs.value if same else round(obs.canonical, 4),
+                "unit": obs.unit if same else unit,
+                "time": obs.time,
+                "method": obs.method,
+                "note": note,
+            }
 
     def use_value(
         self,
@@ -108,9 +112,13 @@ class Advice:
             value = float(value)  # the document's numbers are floats (a GCS of 7 is 7.0)
         key = (code, time, value)
         if key not in self.inputs:
-            self.inputs[key] = InputUsed(
-                code=code, value=value, unit=unit, time=time, note=note, method=None
-            )
+            self.inputs[key] = {
+                "code": code,
+                "value": value,
+                "unit": unit,
+                "time": time,
+                "note": note,
+            }
 
     # -- the document ----------------------------------------------------------------------
     def build(
@@ -118,30 +126,26 @@ class Advice:
         decision: str,
         target: Target | None,
         secondary: list[Target],
-        ne: NorepinephrineStatus | None,
-        volume: VolumeStatus | None,
+        ne: Item | None,
+        volume: Item | None,
         summary: str,
     ) -> Assessment:
-        alerts = sorted(self.alerts.values(), key=lambda a: _SEVERITY_ORDER[a.severity])
-        return Assessment(
-            time=self.now,
-            decision=decision,
-            target=target,
-            actions=self.actions,
-            alerts=alerts,
-            missing=self.missing,
-            basis=[self.protocol.basis(rid) for rid in self.rules],
-            inputs=list(self.inputs.values()),
-            protocol=self.protocol.ref,
-            secondary_targets=secondary,
-            norepinephrine=ne,
-            volume=volume,
-            summary=summary,
+        alerts = sorted(self.alerts.values(), key=lambda a: _SEVERITY_ORDER[a["severity"]])
+        basis: list[BasisEntry] = [self.protocol.basis(rid) for rid in self.rules]
+        return Assessment.model_validate(
+            {
+                "time": self.now,
+                "decision": decision,
+                "target": target,
+                "actions": self.actions,
+                "alerts": alerts,
+                "missing": self.missing,
+                "basis": basis,
+                "inputs": list(self.inputs.values()),
+                "protocol": self.protocol.ref,
+                "secondary_targets": secondary,
+                "norepinephrine": ne,
+                "volume": volume,
+                "summary": summary,
+            }
         )
-
-
-def qty(value: float, unit: str, digits: int = 4) -> OutQuantity:
-    return OutQuantity(value=round(value, digits), unit=unit)
-
-
-__all__ += ["qty"]

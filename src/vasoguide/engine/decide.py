@@ -17,7 +17,7 @@ from ..protocol import Protocol, load_protocol
 from ..state import PatientState, parse_state
 from .access import check_access
 from .adjuncts import other_adjuncts, vasopressin_instead
-from .advice import Advice
+from .advice import Advice, hhmm
 from .dosing import DoseAdvice, advised_start, titrated
 from .infusions import NorepinephrineNow, drug_running, minutes_on_dose, norepinephrine_now
 from .perfusion import Perfusion, assess_perfusion
@@ -127,7 +127,7 @@ class _Decider:
             adv.alert(
                 "STALE_DATA",
                 "warning",
-                f"Latest {pressure.measure.upper()} is {age:.0f} min old ({pressure.time:%H:%M}).",
+                f"Latest {pressure.measure.upper()} is {age:.0f} min old ({hhmm(pressure.time)}).",
                 ["data.staleness"],
             )
             adv.need(f"{target.measure} (current)")
@@ -142,7 +142,7 @@ class _Decider:
         below = pressure.value < target.low
         above_high = target.high is not None and pressure.value > target.high
         below = self._secondary_below(below)
-        where = f"{pressure.measure.upper()} {pressure.value:.0f} mmHg ({pressure.time:%H:%M})"
+        where = f"{pressure.measure.upper()} {pressure.value:.0f} mmHg ({hhmm(pressure.time)})"
         band = f"{target.low:g}" + (f"-{target.high:g}" if target.high is not None else "")
         self.summary = f"{where}; target {pressure.measure.upper()} {band}. "
         if ne.running:
@@ -260,7 +260,7 @@ class _Decider:
                 )
                 return "INCREASE_NOREPINEPHRINE"
             if on_dose < interval:
-                due = ne.since.strftime("%H:%M") if ne.since else "?"
+                due = hhmm(ne.since) if ne.since else "?"
                 self._act_dose(
                     "CONTINUE_NOREPINEPHRINE",
                     f"Below target, but the dose was changed {on_dose:.0f} min ago (set "
@@ -418,7 +418,7 @@ class _Decider:
             adv.alert(
                 "AVOID_ABRUPT_DISCONTINUATION",
                 "warning",
-                f"Norepinephrine was stopped at {ne.stopped_at:%H:%M} from "
+                f"Norepinephrine was stopped at {hhmm(ne.stopped_at)} from "
                 f"{ne.stopped_from:.3g} mcg/kg/min: watch for marked hypotension; taper "
                 "rather than stop.",
                 ["pitfall.no-abrupt-stop"],
@@ -426,11 +426,11 @@ class _Decider:
 
     def _certainty(self, decision: str) -> None:
         adv = self.adv
-        main = next((a for a in adv.actions if a.code == decision), None)
+        main = next((a for a in adv.actions if a["code"] == decision), None)
         if main is None:
             return
         low = []
-        for rid in main.basis:
+        for rid in main["basis"]:
             c = adv.protocol.rules[rid].citations[0]
             if c.certainty.lower().startswith(_LOW_CERTAINTY) and c.direction != "convention":
                 low.append(f"{rid} ({c.strength}, {c.certainty})")

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..assessment import OutQuantity
 from ..dosing import check_limits, rate_ml_h
 from ..units import DoseBasis
-from .advice import Advice, qty
+from .advice import Advice, Item, qty
 from .infusions import NorepinephrineNow
 from .snapshot import Snapshot
 
@@ -20,9 +19,9 @@ __all__ = ["DoseAdvice", "advised_start", "titrated"]
 
 @dataclass(slots=True)
 class DoseAdvice:
-    dose: OutQuantity | None
-    rate: OutQuantity | None = None
-    concentration: OutQuantity | None = None
+    dose: Item | None
+    rate: Item | None = None
+    concentration: Item | None = None
     concentration_basis: str | None = None
     text: str = ""
     rules: list[str] = field(default_factory=list)

@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..assessment import NorepinephrineStatus
 from ..dosing import check_limits
 from ..state import Infusion
 from ..units import DoseBasis
-from .advice import Advice, qty
+from .advice import Advice, Item, hhmm, qty
 from .snapshot import Snapshot, minutes
 
 __all__ = ["NorepinephrineNow", "norepinephrine_now", "ug_kg_min_of"]
@@ -34,19 +33,20 @@ class NorepinephrineNow:
     stopped_at: datetime | None = None
     nee: float | None = None  # norepinephrine-equivalent dose of everything running
 
-    def status(self) -> NorepinephrineStatus:
+    def status(self) -> Item:
+        """The Assessment's `norepinephrine` extension (validated with the Assessment)."""
         e = self.entry
-        dose = qty(e.dose.value, e.dose.unit) if (e is not None and self.running) else None
-        return NorepinephrineStatus(
-            running=self.running,
-            dose=dose,
-            dose_ug_kg_min=round(self.ug_kg_min, 4) if self.ug_kg_min is not None else None,
-            since=self.since if self.running else None,
-            started=self.started if self.running else None,
-            norepinephrine_equivalent_ug_kg_min=round(self.nee, 4)
-            if self.nee is not None
-            else None,
-        )
+        running = self.running
+        return {
+            "running": running,
+            "dose": qty(e.dose.value, e.dose.unit) if (e is not None and running) else None,
+            "dose_ug_kg_min": round(self.ug_kg_min, 4) if self.ug_kg_min is not None else None,
+            "since": self.since if running else None,
+            "started": self.started if running else None,
+            "norepinephrine_equivalent_ug_kg_min": (
+                round(self.nee, 4) if self.nee is not None else None
+            ),
+        }
 
 
 def concentration_base(inf: Infusion, adv: Advice) -> float | None:
@@ -117,7 +117,7 @@ def norepinephrine_now(snap: Snapshot, adv: Advice) -> NorepinephrineNow:
         current.dose.value,
         current.dose.unit,
         current.time,
-        note=f"current rate set at {since:%H:%M}; running since {started:%H:%M}",
+        note=f"current rate set at {hhmm(since)}; running since {hhmm(started)}",
     )
     check = (
         check_limits(adv.protocol, ug_kg_min=per_kg)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .advice import Advice
+from .advice import Advice, hhmm
 from .snapshot import Snapshot, minutes
 
 __all__ = ["Perfusion", "assess_perfusion"]
@@ -68,7 +68,7 @@ def _lactate(snap: Snapshot, adv: Advice, out: Perfusion) -> None:
         adv.alert(
             "STALE_DATA",
             "info",
-            f"Latest lactate is from {latest.time:%H:%M}, older than the site's limit.",
+            f"Latest lactate is from {hhmm(latest.time)}, older than the site's limit.",
             ["data.staleness"],
         )
         adv.need("lactate (recent)")

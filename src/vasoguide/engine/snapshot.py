@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..state import Event, Fluid, FluidResponsivenessTest, Infusion, Observation, PatientState
-from .advice import Advice
+from .advice import Advice, hhmm
 
 __all__ = ["Snapshot", "minutes"]
 
@@ -57,7 +57,7 @@ class Snapshot:
             adv.alert(
                 "IMPLAUSIBLE_VALUE",
                 "warning",
-                f"{o.code} {o.value:g} {o.unit} at {o.time:%H:%M} is outside the plausible range "
+                f"{o.code} {o.value:g} {o.unit} at {hhmm(o.time)} is outside the plausible range "
                 "and was not used.",
                 [_PLAUSIBLE_RULE],
             )

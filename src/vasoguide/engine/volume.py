@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..assessment import VolumeStatus
-from .advice import Advice
+from .advice import Advice, Item, hhmm
 from .snapshot import Snapshot, minutes
 
 __all__ = ["VolumeJudgement", "judge_volume"]
@@ -30,12 +29,10 @@ class VolumeJudgement:
     blood_products: int = 0
     tested_recently: bool = False
 
-    def status(self) -> VolumeStatus:
-        return VolumeStatus(
-            adequate=self.adequate,
-            source=self.source,
-            crystalloid_ml_per_kg=round(self.ml_per_kg, 1) if self.ml_per_kg is not None else None,
-        )
+    def status(self) -> Item:
+        """The Assessment's `volume` extension (validated with the Assessment)."""
+        ml_kg = round(self.ml_per_kg, 1) if self.ml_per_kg is not None else None
+        return {"adequate": self.adequate, "source": self.source, "crystalloid_ml_per_kg": ml_kg}
 
 
 def _volume_ml_per_kg(
@@ -57,7 +54,7 @@ def _volume_ml_per_kg(
             round(total),
             "mL",
             last,
-            note=f"{len(given)} entries from {first:%H:%M} to {last:%H:%M} counted by {rule}",
+            note=f"{len(given)} entries from {hhmm(first)} to {hhmm(last)} counted by {rule}",
         )
     return total / snap.weight_kg
 
@@ -82,7 +79,7 @@ def judge_volume(snap: Snapshot, adv: Advice, pediatric: bool) -> VolumeJudgemen
         adv.use_value(f"fluid_responsiveness.{latest.method}", latest.result, time=latest.time)
         return VolumeJudgement(
             latest.result == "unresponsive",
-            f"{latest.method.replace('_', ' ')} {latest.result} at {latest.time:%H:%M}",
+            f"{latest.method.replace('_', ' ')} {latest.result} at {hhmm(latest.time)}",
             ["volume.dynamic-responsiveness"],
             tested_recently=True,
             blood_products=units,
