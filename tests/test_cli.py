@@ -147,3 +147,13 @@ def test_demo_runs_the_bundled_cases() -> None:
         "PERMISSIVE_HYPOTENSION",
         "DECREASE_NOREPINEPHRINE",
     ]
+
+
+def test_published_json_schemas_are_current() -> None:
+    from .conftest import REPO
+
+    for doc, name in (("state", "patient-state"), ("assessment", "assessment")):
+        committed = (REPO / "docs" / "schema" / f"{name}.schema.json").read_text()
+        assert json.loads(committed) == json.loads(run("schema", doc).stdout), (
+            f"regenerate: vasoguide schema {doc} > docs/schema/{name}.schema.json"
+        )

@@ -47,9 +47,12 @@ def assess(
 
 
 def _population(snap: Snapshot, adv: Advice) -> bool:
+    if snap.weight_kg is not None:
+        adv.use_value("weight", round(snap.weight_kg, 2), "kg")
     if snap.age_years is None:
         adv.need("age")
         return False
+    adv.use_value("age", round(snap.age_years, 3), "a")
     if snap.age_years >= adv.setting("pediatric_age_below", "a"):
         return False
     neonate = snap.age_days is not None and snap.age_days < adv.setting("neonatal_age_below", "d")
