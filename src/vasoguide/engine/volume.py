@@ -59,6 +59,20 @@ def _volume_ml_per_kg(
     return total / snap.weight_kg
 
 
+def _volume_given(
+    snap: Snapshot, adv: Advice, kinds: frozenset[str], rid: str, threshold: str, what: str
+) -> VolumeJudgement:
+    """Adequate when the volume given per kg reaches the rule's threshold; else not confirmed."""
+    ml_kg = _volume_ml_per_kg(snap, adv, kinds, rid)
+    if ml_kg is None:
+        adv.need("weight")
+        return VolumeJudgement(None, f"weight unknown: {what} per kg unknown", [rid])
+    enough = ml_kg >= adv.th(rid, threshold, "mL/kg")
+    return VolumeJudgement(
+        True if enough else None, f"{ml_kg:.1f} mL/kg {what} given", [rid], ml_kg
+    )
+
+
 def judge_volume(snap: Snapshot, adv: Advice, pediatric: bool) -> VolumeJudgement:
     ctx = snap.context
     tests_max_age = adv.setting("fluid_test_max_age", "min")
@@ -86,24 +100,17 @@ def judge_volume(snap: Snapshot, adv: Advice, pediatric: bool) -> VolumeJudgemen
         )
     shock = ctx.shock_type
     if pediatric:
-        rid = "volume.pediatric-boluses"
-        ml_kg = _volume_ml_per_kg(snap, adv, _PEDIATRIC_BOLUS, rid)
-        if ml_kg is None:
-            adv.need("weight")
-            return VolumeJudgement(None, "weight unknown: bolus volume per kg unknown", [rid])
-        enough = ml_kg >= adv.th(rid, "bolus_total", "mL/kg")
-        return VolumeJudgement(
-            True if enough else None, f"{ml_kg:.0f} mL/kg fluid boluses given", [rid], ml_kg
+        return _volume_given(
+            snap, adv, _PEDIATRIC_BOLUS, "volume.pediatric-boluses", "bolus_total", "fluid boluses"
         )
     if shock == "septic":
-        rid = "volume.sepsis-crystalloid-30"
-        ml_kg = _volume_ml_per_kg(snap, adv, _CRYSTALLOID, rid)
-        if ml_kg is None:
-            adv.need("weight")
-            return VolumeJudgement(None, "weight unknown: crystalloid per kg unknown", [rid])
-        enough = ml_kg >= adv.th(rid, "crystalloid_min", "mL/kg")
-        return VolumeJudgement(
-            True if enough else None, f"{ml_kg:.1f} mL/kg crystalloid given", [rid], ml_kg
+        return _volume_given(
+            snap,
+            adv,
+            _CRYSTALLOID,
+            "volume.sepsis-crystalloid-30",
+            "crystalloid_min",
+            "crystalloid",
         )
     if shock == "hemorrhagic":
         rid = "volume.hemorrhage-blood-products"
