@@ -69,7 +69,8 @@ def _hydrocortisone(snap: Snapshot, adv: Advice, ne: NorepinephrineNow) -> None:
     split = adv.th(rid, "split_dose", "mg")
     adv.act(
         "CONSIDER_HYDROCORTISONE",
-        f"Consider IV hydrocortisone {daily:g} mg/day ({split:g} mg every 6 h or as an infusion): "
+        f"Consider IV hydrocortisone {daily:g} mg/day ({split:g} mg every {24 * split / daily:g} h "
+        "or as an infusion): "
         f"septic shock with norepinephrine/epinephrine {total:.2f} mcg/kg/min for "
         f"{hours_on:.1f} h.",
         [rid],

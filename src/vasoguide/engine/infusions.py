@@ -143,7 +143,7 @@ def norepinephrine_now(snap: Snapshot, adv: Advice) -> NorepinephrineNow:
         adv.alert(
             "HIGH_DOSE",
             "warning",
-            check.message + " (ICU mortality about 90% above 1 mcg/kg/min in Martin 2015); "
+            check.message + " (see rule admin.high-dose, Martin 2015); "
             "review adjuncts and the cause of shock.",
             [check.rule],
         )

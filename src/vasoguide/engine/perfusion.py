@@ -74,13 +74,13 @@ def _lactate(snap: Snapshot, adv: Advice, out: Perfusion) -> None:
         adv.need("lactate (recent)")
         return
     adv.use(latest, "mmol/L")
+    interval = adv.th(rid, "per_interval", "min")
     if latest.canonical <= adv.th(rid, "lactate_raised", "mmol/L"):
         adv.cite(rid)
         return
-    interval = adv.th(rid, "per_interval", "min")
     earlier = [o for o in series[:-1] if minutes(latest.time - o.time) >= interval / 2]
     if not earlier:
-        adv.need("repeat lactate (2 h after the last)")
+        adv.need(f"repeat lactate ({interval / 60:g} h after the last)")
         return
     prev = earlier[-1]
     adv.use(prev, "mmol/L")
@@ -92,7 +92,8 @@ def _lactate(snap: Snapshot, adv: Advice, out: Perfusion) -> None:
     adv.cite(rid)
     if fall_pct < adv.th(rid, "fall_min", "%"):
         out.poor.append(
-            f"lactate {prev.value:g} -> {latest.value:g} mmol/L ({fall_pct:.0f}% per 2 h)"
+            f"lactate {prev.value:g} -> {latest.value:g} mmol/L "
+            f"({fall_pct:.0f}% per {interval / 60:g} h)"
         )
         out.rules.append(rid)
 

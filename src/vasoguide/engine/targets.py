@@ -80,7 +80,7 @@ def _septic_target(snap: Snapshot, adv: Advice) -> TargetChoice:
         if adv.setting("older_adult_target") == "ssc2026":
             low = lower
             basis.append(older)
-            text = f"Lower target {lower:g} mmHg applied for age >= 65 (site setting: SSC 2026)."
+            text = f"Lower target {lower:g} mmHg applied for age {age:g} (site setting: SSC 2026)."
         else:
             text = (
                 f"Age {age:g}: a MAP target of {lower:g}-{upper:g} mmHg is acceptable in patients "
@@ -94,15 +94,8 @@ def _septic_target(snap: Snapshot, adv: Advice) -> TargetChoice:
 
 def _chronic_hypertension(snap: Snapshot, adv: Advice) -> None:
     if snap.context.chronic_hypertension is True:
-        adv.alert(
-            "INDIVIDUALIZE_TARGET",
-            "info",
-            "Long-standing hypertension: start at the standard target; a higher target (for "
-            "example 80-85 mmHg) may be considered case by case if renal function worsens or "
-            "perfusion stays abnormal. In SEPSISPAM it reduced renal replacement therapy but not "
-            "mortality, and increased atrial fibrillation. Not a guideline recommendation.",
-            ["target.chronic-hypertension"],
-        )
+        rid = "target.chronic-hypertension"
+        adv.alert("INDIVIDUALIZE_TARGET", "info", adv.protocol.rules[rid].statement, [rid])
 
 
 def _bleeding_trauma_target(snap: Snapshot, adv: Advice) -> TargetChoice:
