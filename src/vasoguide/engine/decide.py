@@ -72,6 +72,20 @@ def _population(snap: Snapshot, adv: Advice) -> bool:
     return True
 
 
+def _low_certainty_rules(adv: Advice) -> dict[str, str]:
+    """Rules whose main citation rests on low or very low certainty (once per protocol)."""
+    memo = adv.protocol.memo
+    found: dict[str, str] | None = memo.get("low_certainty")
+    if found is None:
+        found = {}
+        for rid, rule in adv.protocol.rules.items():
+            c = rule.citations[0]
+            if c.certainty.lower().startswith(_LOW_CERTAINTY) and c.direction != "convention":
+                found[rid] = f"{c.strength}, {c.certainty}"
+        memo["low_certainty"] = found
+    return found
+
+
 class _Decider:
     def __init__(
         self,
@@ -432,17 +446,16 @@ class _Decider:
         main = next((a for a in adv.actions if a["code"] == decision), None)
         if main is None:
             return
-        low = []
-        for rid in main["basis"]:
-            c = adv.protocol.rules[rid].citations[0]
-            if c.certainty.lower().startswith(_LOW_CERTAINTY) and c.direction != "convention":
-                low.append(f"{rid} ({c.strength}, {c.certainty})")
+        grades = _low_certainty_rules(adv)
+        low = [rid for rid in main["basis"] if rid in grades]
         if low:
             adv.alert(
                 "LOW_CERTAINTY_EVIDENCE",
                 "info",
-                "This advice rests on low-certainty evidence: " + "; ".join(low) + ".",
-                [r.split(" ")[0] for r in low],
+                "This advice rests on low-certainty evidence: "
+                + "; ".join(f"{rid} ({grades[rid]})" for rid in low)
+                + ".",
+                low,
             )
 
     def _bleeding(self, decision: str) -> None:
