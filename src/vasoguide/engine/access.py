@@ -16,12 +16,15 @@ def check_access(
     lines = snap.lines
     if on_drug:
         route = ne.entry.route if (ne.running and ne.entry is not None) else None
+        # Peripheral only when known to be: a stated route, or no central line recorded as such.
         peripheral = route in ("peripheral", "intraosseous") or (
-            route is None and lines.central_venous is not True
+            route is None and lines.central_venous is False
         )
+        if route is None and lines.central_venous is None:
+            adv.need("infusion route (lines.central_venous)")
         if peripheral:
             rid = "admin.peripheral-start"
-            where = route or "peripheral (no central line recorded)"
+            where = route or "peripheral (no central line)"
             adv.alert(
                 "PERIPHERAL_INFUSION",
                 "warning",
@@ -39,7 +42,11 @@ def check_access(
                 adv.act(
                     "PLACE_CENTRAL_LINE", "Place a central venous catheter when practical.", [rid]
                 )
-        if lines.arterial is not True:
+        # An arterial reading means an arterial line, whatever `lines` says or omits.
+        arterial = lines.arterial is True or (
+            pressure is not None and pressure.method == "arterial"
+        )
+        if not arterial:
             adv.act(
                 "PLACE_ARTERIAL_CATHETER",
                 "Place an arterial catheter as soon as practical (SSC: weak recommendation).",

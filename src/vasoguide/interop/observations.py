@@ -1,0 +1,165 @@
+"""FHIR Observation -> PatientState observations, weight and GCS.
+
+A blood-pressure panel (85354-9) is read component by component; a component's time and method
+are its parent's. The method (arterial or cuff) comes from the LOINC code when the code says it
+(76214-6 is invasive), else from `Observation.method`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..state import Observation, describe_validation_error
+from .codes import CodeEntry, CodeTables
+from .report import MappingReport
+from .resources import (
+    Resource,
+    codings,
+    get_list,
+    get_map,
+    parse_instant,
+    quantity,
+    ref_of,
+)
+
+__all__ = ["ObservationRead", "drop_invalid", "read_observation"]
+
+_USABLE_STATUS = {"final", "amended", "corrected", "preliminary"}
+
+
+@dataclass(frozen=True)
+class ObservationRead:
+    """One usable value: a state observation, or a weight for `patient.weight`."""
+
+    concept: str
+    value: float
+    unit: str
+    time: datetime
+    payload: dict[str, Any]  # the contract's observation object (empty for weight)
+    label: str = ""  # how the report names it
+
+
+def _times(resource: Resource) -> tuple[datetime | None, datetime | None]:
+    """(start, time) of an Observation: a period gives both; a dateTime or instant gives time."""
+    period = get_map(resource, "effectivePeriod")
+    if period is not None:
+        start, end = parse_instant(period.get("start")), parse_instant(period.get("end"))
+        return (start, end) if end is not None else (None, start)
+    moment = resource.get("effectiveDateTime", resource.get("effectiveInstant"))
+    return None, parse_instant(moment)
+
+
+def _value(element: Resource) -> tuple[float, str] | None:
+    if "valueQuantity" in element:
+        return quantity(element["valueQuantity"])
+    integer = element.get("valueInteger")
+    if isinstance(integer, int) and not isinstance(integer, bool):
+        return float(integer), ""
+    return None
+
+
+def read_observation(
+    resource: Resource, tables: CodeTables, report: MappingReport
+) -> list[ObservationRead]:
+    ref = ref_of(resource)  # cheap: used in reports and as the label of every element
+    status = resource.get("status")
+    if status not in _USABLE_STATUS:
+        report.unusable(ref, f"status {status!r}: only final, amended, corrected or preliminary "
+                        "results are used")
+        return []
+    code = codings(get_map(resource, "code"))
+    refusal = tables.refusal(code)
+    if refusal is not None:
+        report.unusable(ref, f"{refusal}: not used")
+        return []
+    start, time = _times(resource)
+    if time is None:
+        report.unusable(ref, "no measurement time with a clock time and UTC offset: not used")
+        return []
+    method: str | None = None
+    if "method" in resource:
+        method_entry = tables.method(codings(get_map(resource, "method")))
+        method = method_entry.meaning.get("method") if method_entry else None
+
+    entry = tables.observation(code)
+    components = get_list(resource, "component")
+    if entry is not None and not components:  # the common case: one coded value
+        read = _read_element(ref, resource, entry, start, time, method, report)
+        return [read] if read is not None else []
+    elements: list[tuple[str, Resource, CodeEntry | None]] = []
+    if entry is not None or not tables.is_panel(code):
+        elements.append((ref, resource, entry))
+    for component in components:
+        c_codes = codings(get_map(component, "code"))
+        label = f"{ref} component {c_codes[0][1] if c_codes else '(uncoded)'}"
+        elements.append((label, component, tables.observation(c_codes)))
+
+    out: list[ObservationRead] = []
+    for label, element, found in elements:
+        if found is None:
+            if element is resource and components:
+                continue  # an unknown parent with components: the components speak for it
+            shown = ", ".join(f"{s}|{c}" for s, c in codings(get_map(element, "code"))[:3])
+            report.unusable(label, f"code not in vasoguide's coding table ({shown or 'none'})")
+            continue
+        read = _read_element(label, element, found, start, time, method, report)
+        if read is not None:
+            out.append(read)
+    return out
+
+
+def _read_element(
+    label: str,
+    element: Resource,
+    entry: CodeEntry,
+    start: datetime | None,
+    time: datetime,
+    method: str | None,
+    report: MappingReport,
+) -> ObservationRead | None:
+    value = _value(element)
+    if value is None:
+        absent = get_map(element, "dataAbsentReason")
+        why = "data absent" if absent else "no numeric value"
+        report.unusable(label, f"{why}: not used")
+        return None
+    concept = entry.meaning["concept"]
+    if entry.meaning.get("target") == "patient.weight":
+        return ObservationRead(concept, value[0], value[1], time, {})
+    if concept == "urine_output" and start is None and "period" in entry.meaning:
+        # 9188-4 is defined over one hour; the code itself gives the collection period.
+        start = time - _duration(entry.meaning["period"])
+    payload: dict[str, Any] = {"code": concept, "value": value[0], "unit": value[1], "time": time}
+    if start is not None:
+        payload["start"] = start
+    chosen = entry.meaning.get("method", method)
+    if chosen and concept in {"map", "sbp", "dbp"}:
+        payload["method"] = chosen
+    # Validated with the whole state (one pass); see `drop_invalid` for the rare failure.
+    return ObservationRead(concept, value[0], value[1], time, payload, label)
+
+
+def drop_invalid(reads: list[ObservationRead], report: MappingReport) -> list[ObservationRead]:
+    """The observations that are valid on their own; the others are reported, not used."""
+    good = []
+    for read in reads:
+        try:
+            Observation.model_validate(read.payload)
+        except ValidationError as exc:
+            report.unusable(read.label, "; ".join(describe_validation_error(exc)))
+            continue
+        good.append(read)
+    return good
+
+
+def _duration(text: str) -> timedelta:
+    """ISO 8601 durations of the form PT<n>H or PT<n>M, as used in codes.yaml."""
+    if text.startswith("PT") and text.endswith("H"):
+        return timedelta(hours=float(text[2:-1]))
+    if text.startswith("PT") and text.endswith("M"):
+        return timedelta(minutes=float(text[2:-1]))
+    raise ValueError(f"unsupported duration {text!r} in codes.yaml")

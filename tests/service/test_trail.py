@@ -1,0 +1,168 @@
+"""The audit trail: chained, verifiable, tamper-evident, and durable across a crash."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from vasoguide.service.trail import GENESIS, Trail
+
+NOW = datetime(2026, 3, 1, 8, tzinfo=UTC)
+
+
+@pytest.fixture
+def trail(tmp_path: Path) -> Trail:
+    t = Trail(f"sqlite:///{tmp_path / 'trail.sqlite'}")
+    for i in range(5):
+        t.append(
+            "assessment",
+            {"n": i, "decision": "START_NOREPINEPHRINE"},
+            protocol_digest="sha256:abc",
+            time=NOW,
+            card_uuids=[f"card-{i}"],
+        )
+    return t
+
+
+def test_empty_trail_verifies(tmp_path: Path) -> None:
+    result = Trail(f"sqlite:///{tmp_path / 'e.sqlite'}").verify()
+    assert result.ok and result.count == 0 and result.head == GENESIS
+
+
+def test_chain_verifies_and_links(trail: Trail) -> None:
+    result = trail.verify()
+    assert result.ok, result.problems
+    records = list(trail.records())
+    assert result.count == 5 and result.head == records[-1]["hash"]
+    assert records[0]["prev_hash"] == GENESIS
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(records))
+    assert trail.card_record("card-3") == 4 and trail.card_record("nope") is None
+
+
+@pytest.mark.parametrize(
+    ("sql", "problem"),
+    [
+        (
+            "UPDATE trail_record SET payload = replace(payload, 'START', 'STOP') WHERE seq = 3",
+            "record 3: content does not match",
+        ),
+        (
+            "UPDATE trail_record SET protocol_digest = 'sha256:other' WHERE seq = 2",
+            "record 2: content does not match",
+        ),
+        ("DELETE FROM trail_record WHERE seq = 2", "record 2: missing"),
+        ("DELETE FROM trail_record WHERE seq = 5", "records were removed"),
+    ],
+)
+def test_tampering_is_detected(trail: Trail, sql: str, problem: str) -> None:
+    with trail.engine.begin() as conn:
+        conn.execute(text(sql))
+    result = trail.verify()
+    assert not result.ok
+    assert any(problem in p for p in result.problems), result.problems
+
+
+def test_rewriting_a_record_with_a_fresh_hash_breaks_the_next_link(trail: Trail) -> None:
+    from vasoguide.service.trail import record_hash
+
+    (r,) = [r for r in trail.records() if r["seq"] == 2]
+    forged = r["payload"].replace("START", "STOP")
+    digest = record_hash(r["prev_hash"], 2, r["time"], r["kind"], r["protocol_digest"], forged)
+    with trail.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE trail_record SET payload = :p, hash = :h WHERE seq = 2"),
+            {"p": forged, "h": digest},
+        )
+    assert any("record 3: does not follow" in p for p in trail.verify().problems)
+
+
+def test_failed_write_leaves_the_chain_intact(trail: Trail) -> None:
+    with pytest.raises(IntegrityError):  # fails after the record row was added: all rolled back
+        trail.append("cards", {"n": 99}, protocol_digest="x", time=NOW, card_uuids=["card-1"])
+    result = trail.verify()
+    assert result.ok and result.count == 5
+    assert trail.append("cards", {"n": 6}, protocol_digest="x", time=NOW).seq == 6
+    assert trail.verify().ok
+
+
+_WRITER = textwrap.dedent("""
+    import sys
+    from datetime import UTC, datetime
+    from vasoguide.service.trail import Trail
+    t = Trail(sys.argv[1])
+    i = 0
+    while True:
+        r = t.append("assessment", {"n": i, "pad": "x" * 2000}, protocol_digest="sha256:abc",
+                     time=datetime.now(UTC))
+        print(r.seq, flush=True)  # acknowledged only after the commit returned
+        i += 1
+""")
+
+
+def test_crash_mid_write_loses_nothing_acknowledged(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'crash.sqlite'}"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, url],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    acknowledged = 0
+    deadline = time.monotonic() + 30
+    while acknowledged < 40 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line:
+            acknowledged = int(line)
+    os.kill(proc.pid, signal.SIGKILL)  # no cleanup, no final commit, mid-transaction or not
+    proc.wait()
+    proc.stdout.close()
+    assert acknowledged >= 40
+    result = Trail(url).verify()
+    assert result.ok, result.problems
+    assert result.count >= acknowledged
+
+
+def test_concurrent_appends_share_commits_and_stay_chained(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    t = Trail(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    with ThreadPoolExecutor(16) as pool:
+        receipts = list(pool.map(
+            lambda i: t.append("cards", {"i": i}, protocol_digest="x", time=NOW,
+                               card_uuids=[f"u{i}"]), range(200)))
+    assert sorted(r.seq for r in receipts) == list(range(1, 201))
+    result = t.verify()
+    assert result.ok and result.count == 200
+    assert all(t.card_record(f"u{i}") is not None for i in range(0, 200, 37))
+
+
+def test_a_bad_record_in_a_batch_fails_alone(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    t = Trail(f"sqlite:///{tmp_path / 'b.sqlite'}")
+    t.append("cards", {}, protocol_digest="x", time=NOW, card_uuids=["dup"])
+
+    def one(i: int) -> str:
+        try:
+            t.append("cards", {"i": i}, protocol_digest="x", time=NOW,
+                     card_uuids=["dup" if i == 7 else f"u{i}"])
+        except IntegrityError:
+            return "failed"
+        return "ok"
+
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(one, range(30)))
+    assert outcomes.count("failed") == 1 and outcomes[7] == "failed"
+    assert t.verify().ok and t.verify().count == 30
