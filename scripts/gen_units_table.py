@@ -75,6 +75,8 @@ def main() -> None:
     from vasoguide.protocol.examples import check_example
 
     units._table = {k: ({} if k != "known" else []) for k in units._EMPTY}
+    units._factor_index = {}
+    units._known = frozenset()
     units._recording = {}
     for kind, spellings in COMMON.items():
         for s in spellings:

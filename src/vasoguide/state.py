@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timezone, tzinfo
-from typing import Annotated, Any, Literal
+from functools import cached_property
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationError,
     model_validator,
 )
@@ -41,6 +41,8 @@ __all__ = [
     "PatientState",
     "Quantity",
     "TargetOverride",
+    "Volume",
+    "Weight",
     "parse_state",
 ]
 
@@ -110,70 +112,88 @@ FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Quantity(BaseModel):
-    """`{"value": number, "unit": UCUM}`; `canonical` is set by the owner once the kind is known."""
+    """`{"value": number, "unit": UCUM}`; subclasses say what the quantity measures.
+
+    `canonical` (the value in the canonical unit of its kind) is a cached property: the unit is
+    checked by the owner's validator, and the engine's many reads afterwards are plain
+    attribute reads. No private attributes, which pydantic would set up per instance.
+    """
 
     model_config = _STRICT
+    KIND: ClassVar[Kind | None] = None
     value: FiniteFloat
     unit: str = Field(min_length=0, max_length=40)
-    _canonical: float | None = PrivateAttr(default=None)
 
-    @property
+    @cached_property
     def canonical(self) -> float:
-        # Read the private dict directly: pydantic's __getattr__ path costs ~10x more, and the
-        # engine reads these values on every assessment.
-        value: float | None = self.__pydantic_private__["_canonical"]  # type: ignore[index]
-        if value is None:  # pragma: no cover - owners always set it
-            raise RuntimeError("quantity was not converted at the boundary")
-        return value
+        if self.KIND is None:  # pragma: no cover - only subclasses are used as fields
+            raise TypeError("a bare Quantity has no kind")
+        return self.value * factor(self.unit, self.KIND)
 
-    def convert(self, kind: Kind, field: str) -> float:
-        self._canonical = self.value * factor(self.unit, kind, field)
-        return self._canonical
+    def check(self, field: str) -> float:
+        """Raise UnitError naming `field` when the unit does not measure this kind."""
+        if self.KIND is None:  # pragma: no cover
+            raise TypeError("a bare Quantity has no kind")
+        return self.value * factor(self.unit, self.KIND, field)
+
+
+class Weight(Quantity):
+    KIND = Kind.BODY_WEIGHT
+
+
+class Volume(Quantity):
+    KIND = Kind.VOLUME
 
 
 class Dose(Quantity):
     """An infusion dose; `basis` says whether it is per kg, per minute, in units or in mL/h."""
 
-    _basis: DoseBasis | None = PrivateAttr(default=None)
+    @cached_property
+    def _classified(self) -> tuple[DoseBasis, float]:
+        return dose_basis(self.unit)
 
     @property
     def basis(self) -> DoseBasis:
-        basis: DoseBasis | None = self.__pydantic_private__["_basis"]  # type: ignore[index]
-        if basis is None:  # pragma: no cover
-            raise RuntimeError("dose was not classified at the boundary")
-        return basis
+        return self._classified[0]
 
-    def classify(self, field: str) -> None:
-        self._basis, scale = dose_basis(self.unit, field)
-        self._canonical = self.value * scale
+    @cached_property
+    def canonical(self) -> float:
+        return self.value * self._classified[1]
+
+    def check(self, field: str) -> float:
+        return self.value * dose_basis(self.unit, field)[1]
 
 
 class Concentration(Quantity):
     """A drug concentration in ug/mL (mass) or U/mL (vasopressin)."""
 
-    _measure: str | None = PrivateAttr(default=None)
+    @cached_property
+    def _classified(self) -> tuple[str, float]:
+        return concentration_factor(self.unit)
 
     @property
     def measure(self) -> str:
-        measure: str | None = self.__pydantic_private__["_measure"]  # type: ignore[index]
-        return measure or "mass"
+        return self._classified[0]
 
-    def classify(self, field: str) -> None:
-        self._measure, scale = concentration_factor(self.unit, field)
-        self._canonical = self.value * scale
+    @cached_property
+    def canonical(self) -> float:
+        return self.value * self._classified[1]
+
+    def check(self, field: str) -> float:
+        return self.value * concentration_factor(self.unit, field)[1]
 
 
 class Patient(BaseModel):
     model_config = _STRICT
     age_years: Annotated[float, Field(ge=0, le=130)] | None = None
     age_days: Annotated[float, Field(ge=0, le=366)] | None = None
-    weight: Quantity | None = None
+    weight: Weight | None = None
     sex: Literal["male", "female", "other", "unknown"] | None = None
 
     @model_validator(mode="after")
     def _weight_in_kg(self) -> Patient:
         if self.weight is not None:
-            kg = self.weight.convert(Kind.BODY_WEIGHT, "patient.weight.unit")
+            kg = self.weight.check("patient.weight.unit")
             if kg <= 0:
                 raise InputError("patient.weight.value", "weight must be positive")
         return self
@@ -218,19 +238,16 @@ class Observation(BaseModel):
     time: AwareDatetime
     start: AwareDatetime | None = None
     method: Literal["arterial", "noninvasive"] | None = None
-    _canonical: float = PrivateAttr(default=0.0)
-
-    @property
+    @cached_property
     def canonical(self) -> float:
         """The value in the canonical unit of its code (mm[Hg], mmol/L, mL, s, %, ...)."""
-        value: float = self.__pydantic_private__["_canonical"]  # type: ignore[index]
-        return value
+        return self.value * factor(self.unit, OBSERVATION_KINDS[self.code])
 
     @model_validator(mode="after")
     def _unit_fits_code(self) -> Observation:
         kind = OBSERVATION_KINDS[self.code]
         try:
-            self._canonical = self.value * factor(self.unit, kind, "unit")
+            factor(self.unit, kind, "unit")
         except UnitError as exc:
             raise ValueError(
                 f"unit {self.unit!r} is not a {kind.value} unit, as {self.code} needs "
@@ -267,7 +284,7 @@ class FluidResponsivenessTest(BaseModel):
 class Fluid(BaseModel):
     model_config = _STRICT
     type: FluidType
-    volume: Quantity | None = None
+    volume: Volume | None = None
     units: Annotated[float, Field(gt=0, le=200)] | None = None
     time: AwareDatetime
 
@@ -275,7 +292,7 @@ class Fluid(BaseModel):
     def _volume_or_units(self) -> Fluid:
         if self.volume is None and self.units is None:
             raise ValueError("a fluid needs `volume` or `units`")
-        if self.volume is not None and self.volume.convert(Kind.VOLUME, "unit") < 0:
+        if self.volume is not None and self.volume.check("volume.unit") < 0:
             raise ValueError("volume must not be negative")
         return self
 
@@ -292,14 +309,14 @@ class Infusion(BaseModel):
     @model_validator(mode="after")
     def _dose_unit_fits_drug(self) -> Infusion:
         try:
-            self.dose.classify("dose.unit")
+            self.dose.check("dose.unit")
         except UnitError as exc:
             raise ValueError(str(exc)) from exc
         if self.dose.value < 0:
             raise ValueError("dose.value must not be negative (0 stops the infusion)")
         if self.concentration is not None:
             try:
-                self.concentration.classify("concentration.unit")
+                self.concentration.check("concentration.unit")
             except UnitError as exc:
                 raise ValueError(str(exc)) from exc
             if self.concentration.value <= 0:

@@ -184,12 +184,11 @@ def factor(unit: str, kind: Kind, field: str = "unit") -> float:
 
     Raises UnitError naming `field` when the unit is unknown or measures something else.
     """
-    key = f"{unit}|{kind.value}"
-    hit = _table["factor"].get(key)
+    hit = _factor_index.get((unit, kind))
     if hit is not None:
-        return float(hit)
+        return hit
     value = _factor_pint(unit, kind, field)
-    _record("factor", key, value)
+    _record("factor", f"{unit}|{kind.value}", value)
     return value
 
 
@@ -301,3 +300,10 @@ def _concentration_pint(unit: str, field: str) -> tuple[str, float]:
 
 
 __all__ += ["concentration_factor"]
+
+
+# (unit, kind) -> factor, from the recorded table: the hot path is one tuple-keyed dict lookup.
+_factor_index: dict[tuple[str, Kind], float] = {}
+for _key, _value in _table["factor"].items():
+    _unit, _, _kind = _key.rpartition("|")
+    _factor_index[(_unit, Kind(_kind))] = float(_value)
