@@ -59,6 +59,17 @@ def _volume_ml_per_kg(
     return total / snap.weight_kg
 
 
+def _crystalloid_types(adv: Advice) -> frozenset[str]:
+    """Shock types for which crystalloid per kg counts (site setting; "unknown" = none given)."""
+    memo = adv.protocol.memo
+    found: frozenset[str] | None = memo.get("crystalloid_types")
+    if found is None:
+        raw = str(adv.setting("crystalloid_criterion_shock_types"))
+        found = frozenset(t.strip() for t in raw.split(",") if t.strip())
+        memo["crystalloid_types"] = found
+    return found
+
+
 def _volume_given(
     snap: Snapshot, adv: Advice, kinds: frozenset[str], rid: str, threshold: str, what: str
 ) -> VolumeJudgement:
@@ -103,7 +114,7 @@ def judge_volume(snap: Snapshot, adv: Advice, pediatric: bool) -> VolumeJudgemen
         return _volume_given(
             snap, adv, _PEDIATRIC_BOLUS, "volume.pediatric-boluses", "bolus_total", "fluid boluses"
         )
-    if shock == "septic":
+    if (shock or "unknown") in _crystalloid_types(adv):
         return _volume_given(
             snap,
             adv,
