@@ -165,6 +165,33 @@ class Server:
         self.stop()
         raise RuntimeError(f"{which} server did not start")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the server and its worker processes so far (Linux /proc;
+        0.0 elsewhere). CPU per call is steadier than throughput on a shared machine."""
+        ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        procs = {self.proc.pid}
+        total = 0.0
+        try:
+            stats = {}
+            for entry in os.listdir("/proc"):
+                if entry.isdigit():
+                    try:
+                        text = Path(f"/proc/{entry}/stat").read_text()
+                    except OSError:
+                        continue
+                    stats[int(entry)] = text.rsplit(")", 1)[1].split()
+            grew = True
+            while grew:  # the server, its workers, and theirs
+                more = {pid for pid, f in stats.items() if int(f[1]) in procs} - procs
+                procs |= more
+                grew = bool(more)
+            for pid in procs:
+                if pid in stats:
+                    total += (int(stats[pid][11]) + int(stats[pid][12])) / ticks
+        except OSError:
+            return 0.0
+        return total
+
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
@@ -300,15 +327,23 @@ def main() -> None:
                                                            seconds, args.connections))
             results["fixed_light_rate"] = asyncio.run(fixed_rate(
                 server.port, path, body, args.light_rate, seconds, args.connections))
+            cpu_before = server.cpu_seconds()
             results["order_sign_max"] = asyncio.run(closed_loop(server.port, path, body,
                                                                 seconds / 2, 8))
+            calls = max(1, results["order_sign_max"]["requests"])
+            results["order_sign_max"]["server_cpu_ms_per_call"] = round(
+                (server.cpu_seconds() - cpu_before) / calls * 1000, 2)
         finally:
             server.stop()
         bare = Server("bare", "", args.workers)
         try:
             asyncio.run(closed_loop(bare.port, "/bare", b"{}", 2.0, 4))
+            cpu_before = bare.cpu_seconds()
             results["bare_max"] = asyncio.run(closed_loop(bare.port, "/bare", b"{}",
                                                           seconds / 2, 8))
+            calls = max(1, results["bare_max"]["requests"])
+            results["bare_max"]["server_cpu_ms_per_call"] = round(
+                (bare.cpu_seconds() - cpu_before) / calls * 1000, 3)
         finally:
             bare.stop()
     results["ratio_vs_bare"] = round(results["order_sign_max"]["rps"]

@@ -131,10 +131,16 @@ class Quantity(BaseModel):
         return self.value * factor(self.unit, self.KIND)
 
     def check(self, field: str) -> float:
-        """Raise UnitError naming `field` when the unit does not measure this kind."""
+        """Raise UnitError naming `field` when the unit does not measure this kind.
+
+        Also primes the cached property (functools' first access is slow in 3.11): the
+        instance dict entry shadows the descriptor, so later reads are plain attribute reads.
+        """
         if self.KIND is None:  # pragma: no cover
             raise TypeError("a bare Quantity has no kind")
-        return self.value * factor(self.unit, self.KIND, field)
+        value = self.value * factor(self.unit, self.KIND, field)
+        self.__dict__["canonical"] = value
+        return value
 
 
 class Weight(Quantity):
@@ -161,7 +167,11 @@ class Dose(Quantity):
         return self.value * self._classified[1]
 
     def check(self, field: str) -> float:
-        return self.value * dose_basis(self.unit, field)[1]
+        classified = dose_basis(self.unit, field)
+        value = self.value * classified[1]
+        self.__dict__["_classified"] = classified
+        self.__dict__["canonical"] = value
+        return value
 
 
 class Concentration(Quantity):
@@ -180,7 +190,11 @@ class Concentration(Quantity):
         return self.value * self._classified[1]
 
     def check(self, field: str) -> float:
-        return self.value * concentration_factor(self.unit, field)[1]
+        classified = concentration_factor(self.unit, field)
+        value = self.value * classified[1]
+        self.__dict__["_classified"] = classified
+        self.__dict__["canonical"] = value
+        return value
 
 
 class Patient(BaseModel):
@@ -247,7 +261,8 @@ class Observation(BaseModel):
     def _unit_fits_code(self) -> Observation:
         kind = OBSERVATION_KINDS[self.code]
         try:
-            factor(self.unit, kind, "unit")
+            # Also primes the cached `canonical` (see Quantity.check).
+            self.__dict__["canonical"] = self.value * factor(self.unit, kind, "unit")
         except UnitError as exc:
             raise ValueError(
                 f"unit {self.unit!r} is not a {kind.value} unit, as {self.code} needs "

@@ -152,3 +152,15 @@ def test_codes_must_be_strings() -> None:
             "order_checks": {"rate_tolerance_fraction": 0.05, "rate_decimals": 1}}
     with pytest.raises(ValueError, match="codes are strings"):
         load_tables(data)
+
+
+def test_markdown_escape_matches_the_reference_pattern() -> None:
+    import random
+
+    from vasoguide.interop.cards import _MD_SPECIAL, _md
+
+    rng = random.Random(4)
+    chars = "ab\\`*_[]<>|~\n é#"
+    for _ in range(2000):
+        text = "".join(rng.choice(chars) for _ in range(12))
+        assert _md(text) == _MD_SPECIAL.sub(r"\\\1", text).replace("\n", " ")

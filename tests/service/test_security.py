@@ -207,3 +207,36 @@ def test_loopback_default_is_open(tmp_path: Path) -> None:
     assert not Settings(host="127.0.0.1").auth_enabled
     assert not Settings(host="::1").auth_enabled
     assert Settings(host="127.0.0.1", auth="jwt").auth_enabled
+
+
+def test_a_jti_replayed_on_another_worker_is_refused(tmp_path: Path) -> None:
+    """Two workers (two apps, as two uvicorn processes would build) on one trail database."""
+    settings = Settings(
+        host="0.0.0.0",
+        database_url=f"sqlite:///{tmp_path / 'shared.sqlite'}",
+        issuers=[Issuer(iss=ISS, jwks={"keys": [jwk(RSA_KEY, "rsa-1")]})],
+    )
+    first, second = AppClient(create_app(settings)), AppClient(create_app(settings))
+    tok = token()
+    assert call(first, tok).status_code == 200
+    assert call(second, tok).status_code == 401
+    assert call(first, tok).status_code == 401
+    assert call(second, token()).status_code == 200  # a fresh jti passes on either
+    first.close()
+    second.close()
+
+
+def test_shared_replay_cache_forgets_expired_tokens(tmp_path: Path) -> None:
+    from vasoguide.service.security import SharedReplayCache
+    from vasoguide.service.trail import Trail
+
+    trail = Trail(f"sqlite:///{tmp_path / 'jti.sqlite'}")
+    clock = [1000.0]
+    a, b = SharedReplayCache(trail, lambda: clock[0]), SharedReplayCache(trail, lambda: clock[0])
+    assert a.first_use(ISS, "j1", 1100.0)
+    assert not b.first_use(ISS, "j1", 1100.0)
+    assert b.first_use("https://other.example.test", "j1", 1100.0)  # per issuer
+    clock[0] = 1200.0  # expired: the id may be used by a new token
+    assert b.first_use(ISS, "j1", 1300.0)
+    assert not a.first_use(ISS, "j1", 1300.0)
+    trail.close()

@@ -166,3 +166,20 @@ def test_a_bad_record_in_a_batch_fails_alone(tmp_path: Path) -> None:
         outcomes = list(pool.map(one, range(30)))
     assert outcomes.count("failed") == 1 and outcomes[7] == "failed"
     assert t.verify().ok and t.verify().count == 30
+
+
+def test_record_hash_input_is_byte_identical_to_the_reference_json() -> None:
+    """The fast (orjson) hash input must equal `canonical_json`'s, or old trails stop verifying."""
+    import hashlib
+
+    from vasoguide.service.trail import canonical_json, record_hash
+
+    tricky = "".join(chr(i) for i in range(0x300)) + '\u2028\u2029"\\ é ☃ 𝄞'
+    for payload in (tricky, '{"a":1}', ""):
+        fields: list[str | int] = ["sha256:" + "0" * 64, 12345678901, "2026-03-01T08:00:00+00:00",
+                                   "cards", "sha256:ab", payload]
+        expected = "sha256:" + hashlib.sha256(canonical_json(fields).encode()).hexdigest()
+        assert record_hash(*fields) == expected  # type: ignore[arg-type]
+    # A lone surrogate cannot be hashed, as before (the reference encoding refuses it too).
+    with pytest.raises(UnicodeEncodeError):
+        record_hash("p", 1, "t", "k", "d", "x\udc80y")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -21,10 +21,11 @@ from .codes import CodeTables
 from .codes import tables as default_tables
 from .conditions import ConditionFindings, read_condition
 from .medications import MedicationIndex, OrderRead, read_administration, read_order
-from .observations import ObservationRead, drop_invalid, read_observation
+from .observations import ObservationRead, drop_invalid, observation_times, read_observation
 from .report import MappingReport
 from .resources import (
     Resource,
+    codings,
     get_map,
     iter_resources,
     parse_date,
@@ -102,8 +103,15 @@ def map_resources(
     now: datetime | None = None,
     patient_id: str | None = None,
     tables: CodeTables | None = None,
+    lookback: timedelta | None = None,
 ) -> MappedState:
-    """Map a Bundle, resource or prefetch mapping; `patient_id` pins the patient (CDS Hooks)."""
+    """Map a Bundle, resource or prefetch mapping; `patient_id` pins the patient (CDS Hooks).
+
+    `lookback` (the engine's longest look-back, `lookback.engine_lookback(protocol)`): readings
+    older than now - lookback are not passed on, except the latest of each kind before then
+    (the reading "in force" at the cut, so that "latest" and "since" questions get the same
+    answer); what is dropped is said in the report. None keeps everything.
+    """
     codes = tables or default_tables()
     report = MappingReport()
     collector = _Collector(patient_id)
@@ -117,6 +125,10 @@ def map_resources(
         refs.add(f"Patient/{pid}")
 
     observations: list[ObservationRead] = []
+    # With a look-back and a given "now", plain observations older than the cut are set aside
+    # and only the latest usable one of each kind is read (see `_read_old`).
+    cut = now - lookback if lookback is not None and now is not None else None
+    old: list[tuple[datetime, str, Resource]] = []
     conditions = ConditionFindings()
     administrations: list[OrderRead] = []
     orders: list[OrderRead] = []
@@ -128,7 +140,15 @@ def map_resources(
             report.unusable(ref_of(resource), "about another patient: not used")
             continue
         if kind == "Observation":
-            observations += read_observation(resource, codes, report)
+            if cut is None:
+                observations += read_observation(resource, codes, report)
+                continue
+            times = observation_times(resource)
+            concept = _old_plain(resource, codes, times[1], cut)
+            if concept is not None and times[1] is not None:
+                old.append((times[1], concept, resource))
+            else:
+                observations += read_observation(resource, codes, report, times)
         elif kind == "Condition":
             read_condition(resource, codes, report, conditions)
         elif kind == "MedicationAdministration":
@@ -136,6 +156,7 @@ def map_resources(
         elif kind == "MedicationRequest":
             orders.append(read_order(resource, collector.medications, codes))
 
+    unread = _read_old(old, observations, codes, report)
     moment = _now(now, data, observations, administrations, orders, report)
     state: dict[str, Any] = {"time": utc_iso(moment)}
     state["patient"] = _patient(patient, moment, observations, report)
@@ -152,6 +173,8 @@ def map_resources(
     state["context"] = context
     state["infusions"] = _infusions(administrations, orders, report)
     values = [o for o in observations if o.concept != "weight"]
+    if lookback is not None:
+        values = _within(values, moment - lookback, lookback, report, unread)
     state["observations"] = [o.payload for o in values]
     try:
         # One validation pass for the whole state: the order-sign path has hundreds of values.
@@ -162,6 +185,73 @@ def map_resources(
         parsed = parse_state(state)
     return MappedState(parsed, report, pid if isinstance(pid, str) else None,
                        collector.medications)
+
+
+def _old_plain(
+    resource: Resource, codes: CodeTables, time: datetime | None, cut: datetime
+) -> str | None:
+    """The concept of a one-value Observation measured (`time`) before `cut`, else None.
+
+    Cheap: the code and the time only. Panels, components and unknown codes give None and
+    are read in full as before.
+    """
+    if time is None or time >= cut or "component" in resource:
+        return None
+    entry = codes.observation(codings(resource.get("code")))
+    return entry.meaning["concept"] if entry is not None else None
+
+
+def _read_old(
+    old: list[tuple[datetime, str, Resource]],
+    observations: list[ObservationRead],
+    codes: CodeTables,
+    report: MappingReport,
+) -> dict[str, int]:
+    """Read set-aside observations newest first, per concept, until one is usable (and any
+    others at that same time); the rest are not read: counted per concept for the report."""
+    unread: dict[str, int] = {}
+    found: dict[str, datetime] = {}
+    for time, concept, resource in sorted(old, key=lambda x: x[0], reverse=True):
+        seen = found.get(concept)
+        if seen is not None and time < seen:
+            unread[concept] = unread.get(concept, 0) + 1
+            continue
+        reads = read_observation(resource, codes, report)
+        observations += reads
+        if reads:
+            found[concept] = time
+    return unread
+
+
+def _within(
+    reads: list[ObservationRead],
+    cut: datetime,
+    lookback: timedelta,
+    report: MappingReport,
+    unread: dict[str, int] | None = None,
+) -> list[ObservationRead]:
+    """The reads at or after `cut`, plus the latest read(s) of each concept before it, in
+    their original order (the engine's stable sort then sees the same series)."""
+    last: dict[str, datetime] = {}
+    for read in reads:
+        if read.time < cut and (read.concept not in last or read.time > last[read.concept]):
+            last[read.concept] = read.time
+    if not last and not unread:
+        return reads
+    kept: list[ObservationRead] = []
+    dropped: dict[str, int] = dict(unread or {})
+    for read in reads:
+        if read.time >= cut or read.time == last.get(read.concept):
+            kept.append(read)
+        else:
+            dropped[read.concept] = dropped.get(read.concept, 0) + 1
+    if dropped:
+        hours = lookback.total_seconds() / 3600
+        counts = ", ".join(f"{n} {concept}" for concept, n in sorted(dropped.items()))
+        report.unusable("Observation", f"older than the protocol's longest look-back ({hours:g} "
+                        f"h, before {utc_iso(cut)}), not used: {counts} readings (the latest of "
+                        "each kind before then is kept)")
+    return kept
 
 
 def _choose_patient(collector: _Collector, report: MappingReport) -> Resource | None:

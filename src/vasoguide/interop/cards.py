@@ -24,12 +24,17 @@ __all__ = ["decision_card", "detail_markdown", "order_card", "summary_of"]
 IdFactory = Callable[[], str]
 _REPORT_LINES_MAX = 25
 _NOT_NOW = {"RESUSCITATE_FIRST", "PERMISSIVE_HYPOTENSION", "NOT_INDICATED"}
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")  # what `_md` escapes (kept for reference)
+_MD_TABLE = str.maketrans({**{c: "\\" + c for c in "\\`*_[]<>|~"}, "\n": " "})
 
 
 def _md(text: object) -> str:
-    """Escape Markdown and HTML in text that came from data, so it renders as written."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    """Escape Markdown and HTML in text that came from data, so it renders as written.
+
+    One `str.translate` pass: each of \\ ` * _ [ ] < > | ~ gets a backslash, newlines become
+    spaces (the same output as `_MD_SPECIAL.sub(r"\\\1", text)` then the newline swap).
+    """
+    return str(text).translate(_MD_TABLE)
 
 
 def _fit(text: str) -> str:

@@ -17,6 +17,7 @@ from ..state import Observation, describe_validation_error
 from .codes import CodeEntry, CodeTables
 from .report import MappingReport
 from .resources import (
+    UCUM,
     Resource,
     codings,
     get_list,
@@ -26,7 +27,9 @@ from .resources import (
     ref_of,
 )
 
-__all__ = ["ObservationRead", "drop_invalid", "read_observation"]
+__all__ = [
+    "ObservationRead", "drop_invalid", "observation_times", "read_observation", "read_plain",
+]
 
 _USABLE_STATUS = {"final", "amended", "corrected", "preliminary"}
 
@@ -43,7 +46,7 @@ class ObservationRead:
     label: str = ""  # how the report names it
 
 
-def _times(resource: Resource) -> tuple[datetime | None, datetime | None]:
+def observation_times(resource: Resource) -> tuple[datetime | None, datetime | None]:
     """(start, time) of an Observation: a period gives both; a dateTime or instant gives time."""
     period = get_map(resource, "effectivePeriod")
     if period is not None:
@@ -63,20 +66,28 @@ def _value(element: Resource) -> tuple[float, str] | None:
 
 
 def read_observation(
-    resource: Resource, tables: CodeTables, report: MappingReport
+    resource: Resource,
+    tables: CodeTables,
+    report: MappingReport,
+    times: tuple[datetime | None, datetime | None] | None = None,
 ) -> list[ObservationRead]:
+    """The usable values of one Observation; `times` when the caller already parsed them."""
+    if times is not None:
+        fast = read_plain(resource, tables, times)
+        if fast is not None:
+            return [fast]
     ref = ref_of(resource)  # cheap: used in reports and as the label of every element
     status = resource.get("status")
     if status not in _USABLE_STATUS:
         report.unusable(ref, f"status {status!r}: only final, amended, corrected or preliminary "
                         "results are used")
         return []
-    code = codings(get_map(resource, "code"))
-    refusal = tables.refusal(code)
+    code = codings(resource.get("code"))  # codings() ignores anything but a dict
+    refusal = tables.refusal(code) if tables.refused else None
     if refusal is not None:
         report.unusable(ref, f"{refusal}: not used")
         return []
-    start, time = _times(resource)
+    start, time = times if times is not None else observation_times(resource)
     if time is None:
         report.unusable(ref, "no measurement time with a clock time and UTC offset: not used")
         return []
@@ -110,6 +121,57 @@ def read_observation(
         if read is not None:
             out.append(read)
     return out
+
+
+def read_plain(
+    resource: Resource, tables: CodeTables, times: tuple[datetime | None, datetime | None]
+) -> ObservationRead | None:
+    """The common shape, read in one pass: a usable status, one coding found exactly in the
+    table, no method, no components, a numeric valueQuantity. None for anything else, which
+    `read_observation` then reads (and reports) in full; when this gives a read, it is the
+    one the full path gives (tested)."""
+    start, time = times
+    if (time is None or resource.get("status") not in _USABLE_STATUS
+            or "component" in resource or "method" in resource):
+        return None
+    code = resource.get("code")
+    coding = code.get("coding") if type(code) is dict else None
+    if type(coding) is not list or len(coding) != 1 or type(coding[0]) is not dict:
+        return None
+    system, text = coding[0].get("system"), coding[0].get("code")
+    if type(system) is not str or type(text) is not str:
+        return None
+    key = (system, text.strip())
+    entry = tables.observations.exact.get(key)
+    if entry is None or key in tables.refused:
+        return None
+    meaning = entry.meaning
+    concept = meaning["concept"]
+    if "target" in meaning or ("period" in meaning and start is None):
+        return None  # weight, or a code that gives its own collection period
+    q = resource.get("valueQuantity")
+    if type(q) is not dict:
+        return None
+    number = q.get("value")
+    if type(number) is not float and type(number) is not int:
+        return None
+    qcode, qunit = q.get("code"), q.get("unit")
+    if q.get("system") == UCUM and type(qcode) is str and qcode:
+        unit = qcode
+    elif type(qunit) is str:
+        unit = qunit
+    elif type(qcode) is str:
+        unit = qcode
+    else:
+        return None  # the full path decides
+    value = float(number)
+    payload: dict[str, Any] = {"code": concept, "value": value, "unit": unit, "time": time}
+    if start is not None:
+        payload["start"] = start
+    chosen = meaning.get("method")
+    if chosen and concept in {"map", "sbp", "dbp"}:
+        payload["method"] = chosen
+    return ObservationRead(concept, value, unit, time, payload, ref_of(resource))
 
 
 def _read_element(

@@ -9,7 +9,6 @@ document are public (they hold no patient data).
 
 from __future__ import annotations
 
-import json
 import logging
 import traceback
 from collections.abc import AsyncIterator, Callable
@@ -34,11 +33,12 @@ from ..interop.codes import tables as code_tables
 from ..interop.prefetch import templates
 from ..protocol import Protocol, load_protocol
 from ..state import PatientState, parse_state
+from . import jsonio
 from .fhirserver import FhirFetcher
 from .hooks import router as hooks_router
 from .outcomes import outcome_response
 from .runtime import AssessFn, Runtime
-from .security import Authenticate, Verifier
+from .security import Authenticate, SharedReplayCache, Verifier
 from .settings import Settings
 from .trail import Trail
 
@@ -81,14 +81,17 @@ def create_app(
     proto = protocol or load_protocol(settings.kb_dir, settings.site_file)
     client = httpx.AsyncClient(transport=transport, follow_redirects=False)
     tables = code_tables()
+    trail = Trail(settings.database_url)
     runtime = Runtime(
         settings=settings,
         protocol=proto,
         assess=assess or engine_assess,
-        trail=Trail(settings.database_url),
+        trail=trail,
         fetcher=FhirFetcher(client, timeout_s=settings.fhir_timeout_s,
                             max_pages=settings.fhir_max_pages, allow_http=settings.fhir_allow_http),
-        verifier=Verifier(settings, client) if settings.auth_enabled else None,
+        # The jti replay cache lives in the trail database: one cache for every worker.
+        verifier=Verifier(settings, client, SharedReplayCache(trail))
+        if settings.auth_enabled else None,
         clock=clock or (lambda: datetime.now(UTC)),
         tables=tables,
         templates=templates(tables),
@@ -144,13 +147,13 @@ def create_app(
         await anyio.to_thread.run_sync(lambda: runtime.trail.append(
             "assessment", record, protocol_digest=assessment.protocol.digest,
             time=runtime.clock()))
-        return out
+        return jsonio.JsonResponse(out)
 
     @app.post("/fhir/state", tags=["FHIR"], response_model=None)
     async def fhir_state(request: Request) -> Response | dict[str, Any]:
         """A FHIR R4 Bundle -> the PatientState it describes, and what could not be used."""
         try:
-            bundle = json.loads(await request.body())
+            bundle = jsonio.loads(await request.body())
             if not isinstance(bundle, dict):
                 raise ValueError("not an object")
             mapped = map_resources(bundle)

@@ -9,7 +9,6 @@ answer is 412 with an OperationOutcome. Cards are advice only: no systemActions,
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -34,11 +33,13 @@ from ..interop.cdshooks import (
     ServiceDescription,
     dump,
 )
+from ..interop.lookback import engine_lookback
 from ..interop.medications import MedicationIndex, read_order
 from ..interop.orders import check_order
 from ..interop.prefetch import fill, is_error
 from ..interop.resources import iter_resources
 from ..state import PatientState
+from . import jsonio
 from .fhirserver import FetchError
 from .outcomes import outcome_response
 from .runtime import Runtime
@@ -89,7 +90,7 @@ async def discovery(request: Request) -> dict[str, Any]:
 
 async def _json_body(request: Request) -> Any:
     try:
-        return json.loads(await request.body())
+        return jsonio.loads(await request.body())
     except (ValueError, UnicodeDecodeError):
         return None
 
@@ -123,7 +124,8 @@ async def call_service(service_id: str, request: Request) -> Response | dict[str
         return outcome_response(412, "not-found", f"required data unavailable: {exc}")
     now = rt.clock()
     try:
-        mapped = map_resources(data, now=now, patient_id=context.patientId, tables=rt.tables)
+        mapped = map_resources(data, now=now, patient_id=context.patientId, tables=rt.tables,
+                               lookback=engine_lookback(rt.protocol))
     except InputError as exc:
         return outcome_response(412, "invalid", f"the patient's data are unusable: {exc.field}")
     assessment = rt.assess(mapped.state, rt.protocol)
@@ -139,7 +141,7 @@ async def call_service(service_id: str, request: Request) -> Response | dict[str
     await anyio.to_thread.run_sync(lambda: rt.trail.append(
         "cards", record, protocol_digest=assessment.protocol.digest, time=now,
         card_uuids=[c.uuid for c in cards]))
-    return response
+    return jsonio.JsonResponse(response)
 
 
 def _validation_text(exc: ValidationError) -> str:

@@ -17,8 +17,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+import anyio
 import httpx
 import jwt
 from jwt import PyJWK, PyJWKSet
@@ -29,7 +30,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .settings import Issuer, Settings
 
-__all__ = ["ALGORITHMS", "AuthError", "Authenticate", "JwksCache", "ReplayCache", "Verifier"]
+__all__ = [
+    "ALGORITHMS", "AuthError", "Authenticate", "JwksCache", "ReplayCache", "SharedReplayCache",
+    "Verifier",
+]
 
 ALGORITHMS = ("RS384", "ES384")
 _KEY_TYPES = {"RS384": "RSA", "ES384": "EC"}  # an RSA JWK without `alg` reads as RS256: by type
@@ -61,6 +65,26 @@ class ReplayCache:
                 return False
             self._seen[key] = exp
             return True
+
+
+class SharedReplayCache:
+    """The replay cache kept in the trail database, so that several workers (processes) on
+    one database accept each `jti` once between them."""
+
+    def __init__(self, store: _JtiStore, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    def first_use(self, iss: str, jti: str, exp: float) -> bool:
+        return self._store.first_use(iss, jti, exp, self._clock())
+
+
+class _JtiStore(Protocol):
+    def first_use(self, iss: str, jti: str, exp: float, now: float) -> bool: ...
+
+
+class _Replay(Protocol):
+    def first_use(self, iss: str, jti: str, exp: float) -> bool: ...
 
 
 @dataclass
@@ -106,11 +130,13 @@ def _parse_jwks(data: dict[str, Any]) -> dict[str, PyJWK]:
 
 
 class Verifier:
-    def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
+    def __init__(
+        self, settings: Settings, client: httpx.AsyncClient, replay: _Replay | None = None
+    ) -> None:
         self._issuers: dict[str, Issuer] = {i.iss: i for i in settings.issuers}
         self._inline = {i.iss: _parse_jwks(i.jwks) for i in settings.issuers if i.jwks}
         self._jwks = JwksCache(client, settings.jwks_cache_s)
-        self._replay = ReplayCache()
+        self._replay: _Replay = replay or ReplayCache()
         self._leeway = settings.jwt_leeway_s
         self._max_lifetime = settings.jwt_max_lifetime_s
 
@@ -155,7 +181,9 @@ class Verifier:
         if issuer.tenants is not None and claims.get("tenant") not in issuer.tenants:
             raise AuthError("tenant not allow-listed")
         remember_until = float(claims["exp"]) + self._leeway  # accepted until then
-        if not self._replay.first_use(issuer.iss, str(claims["jti"]), remember_until):
+        first = await anyio.to_thread.run_sync(  # a database round trip when shared
+            self._replay.first_use, issuer.iss, str(claims["jti"]), remember_until)
+        if not first:
             raise AuthError("jti replayed")
         return claims
 

@@ -13,8 +13,10 @@ log. Access tokens are never part of any payload.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,18 +24,23 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Float,
     ForeignKey,
     Integer,
     String,
     Text,
     create_engine,
+    delete,
     event,
     insert,
     select,
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from . import jsonio
 
 __all__ = ["GENESIS", "Receipt", "Trail", "Verification", "record_hash"]
 
@@ -70,14 +77,37 @@ class _Card(_Base):
     seq: Mapped[int] = mapped_column(ForeignKey("trail_record.seq"))
 
 
+class _Jti(_Base):
+    """Token ids seen (CDS Hooks `jti` replay cache), shared by every worker on the database."""
+
+    __tablename__ = "trail_jti"
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # sha256 of iss and jti
+    exp: Mapped[float] = mapped_column(Float)
+
+
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       default=str)
 
 
+def _payload_text(value: Any) -> str:
+    """The stored payload: sorted-key compact JSON (orjson when installed). The chain hashes
+    the stored text, so how it was produced never matters to `verify`."""
+    return jsonio.canonical(value)
+
+
 def record_hash(prev: str, seq: int, time: str, kind: str, digest: str, payload: str) -> str:
-    body = canonical_json([prev, seq, time, kind, digest, payload])
-    return "sha256:" + hashlib.sha256(body.encode("utf-8")).hexdigest()
+    """sha256 over the canonical JSON array of the record's fields.
+
+    Strings and integers only, so orjson's compact output is byte for byte that of
+    `canonical_json` (tested); orjson refuses lone surrogates, which then take the slow path.
+    """
+    fields: list[str | int] = [prev, seq, time, kind, digest, payload]
+    try:
+        body = jsonio.dumps_exact(fields)
+    except (TypeError, ValueError):
+        body = canonical_json(fields).encode("utf-8")
+    return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -129,6 +159,12 @@ def _engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def _rollback(cur: Any) -> None:
+    """Roll back if a transaction is still open (SQLite ends some on its own after errors)."""
+    with contextlib.suppress(sqlite3.Error):
+        cur.execute("ROLLBACK")
+
+
 class Trail:
     def __init__(self, url: str) -> None:
         if url.startswith("sqlite:///"):
@@ -138,11 +174,13 @@ class Trail:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.engine = _engine(url)
+        self._sqlite = url.startswith("sqlite")
         _Base.metadata.create_all(self.engine)
         # One committer at a time per process (the head row's lock covers other processes).
         self._cond = threading.Condition()
         self._committing = False
         self._pending: list[_Pending] = []
+        self._seen_count = 0
 
     def close(self) -> None:
         self.engine.dispose()
@@ -162,7 +200,7 @@ class Trail:
         the next transaction, so concurrent requests share one fsync instead of queueing for
         one each. Every caller still returns only once its own record is durable.
         """
-        item = _Pending(kind, canonical_json(payload), protocol_digest, time.isoformat(),
+        item = _Pending(kind, _payload_text(payload), protocol_digest, time.isoformat(),
                         tuple(card_uuids))
         with self._cond:
             self._pending.append(item)
@@ -204,6 +242,8 @@ class Trail:
         SQLAlchemy Core, not the ORM: one multi-row insert per table keeps the per-record cost
         of the audit trail small on the order-sign path.
         """
+        if self._sqlite:
+            return self._write_sqlite(batch)
         receipts: list[Receipt] = []
         records: list[dict[str, Any]] = []
         cards: list[dict[str, Any]] = []
@@ -230,6 +270,81 @@ class Trail:
                 conn.execute(insert(_Card), cards)
             conn.execute(update(_Head).where(_Head.id == 1).values(seq=seq, hash=prev))
         return receipts
+
+    def _chain(
+        self, batch: list[_Pending], seq: int, prev: str
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[str, int]], list[Receipt]]:
+        records: list[tuple[Any, ...]] = []
+        cards: list[tuple[str, int]] = []
+        receipts: list[Receipt] = []
+        for it in batch:
+            seq += 1
+            digest = record_hash(prev, seq, it.stamp, it.kind, it.protocol_digest, it.text)
+            records.append((seq, it.stamp, it.kind, it.protocol_digest, it.text, prev, digest))
+            cards += [(uuid, seq) for uuid in it.card_uuids]
+            receipts.append(Receipt(seq, digest))
+            prev = digest
+        return records, cards, receipts
+
+    def _write_sqlite(self, batch: list[_Pending]) -> list[Receipt]:
+        """The same transaction as `_write`, on the SQLite driver directly (about 1 ms less
+        CPU per record than Core's statement compilation): `BEGIN IMMEDIATE` takes the write
+        lock before the head is read; the commit (WAL, `synchronous=FULL`) is durable."""
+        raw = self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                row = cur.execute("SELECT seq, hash FROM trail_head WHERE id = 1").fetchone()
+                if row is None:
+                    cur.execute("INSERT INTO trail_head (id, seq, hash) VALUES (1, 0, ?)",
+                                (GENESIS,))
+                    seq, prev = 0, GENESIS
+                else:
+                    seq, prev = int(row[0]), str(row[1])
+                records, cards, receipts = self._chain(batch, seq, prev)
+                cur.executemany(
+                    "INSERT INTO trail_record (seq, time, kind, protocol_digest, payload, "
+                    "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)", records)
+                if cards:
+                    cur.executemany("INSERT INTO trail_card (uuid, seq) VALUES (?, ?)", cards)
+                cur.execute("UPDATE trail_head SET seq = ?, hash = ? WHERE id = 1",
+                            (records[-1][0], records[-1][6]))
+                cur.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(cur)
+                # The same exception types as the Core path (IntegrityError, OperationalError).
+                raise DBAPIError.instance(None, None, exc, sqlite3.Error) from exc
+            except BaseException:
+                _rollback(cur)
+                raise
+            finally:
+                cur.close()
+        finally:
+            raw.close()  # back to the pool
+        return receipts
+
+    def first_use(self, iss: str, jti: str, exp: float, now: float) -> bool:
+        """True the first time (iss, jti) is seen while unexpired, by any process sharing
+        this database; False for a replay. Atomic without locks held across statements:
+        reclaim an expired entry (conditional UPDATE), else insert (the primary key refuses a
+        live duplicate, whichever process inserted it)."""
+        key = "sha256:" + hashlib.sha256(f"{iss}\n{jti}".encode()).hexdigest()
+        with self.engine.begin() as conn:
+            reclaimed = conn.execute(
+                update(_Jti).where(_Jti.key == key, _Jti.exp <= now).values(exp=exp))
+            if reclaimed.rowcount == 1:
+                return True
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(_Jti).values(key=key, exp=exp))
+        except IntegrityError:
+            return False
+        self._seen_count += 1
+        if self._seen_count % 1000 == 0:  # keep the table to the live tokens
+            with self.engine.begin() as conn:
+                conn.execute(delete(_Jti).where(_Jti.exp <= now))
+        return True
 
     def card_record(self, uuid: str) -> int | None:
         with Session(self.engine) as session:
