@@ -3,14 +3,16 @@
     .venv/bin/python benchmarks/bench_service.py            # about 90 s on 2 cores
     .venv/bin/python benchmarks/bench_service.py --seconds 10 --json out.json
 
-What it does, each server in its own uvicorn process (one worker, h11, no access log), one at a
-time so they do not share the CPU:
+What it does, each server in its own uvicorn process (one worker by default, httptools when
+installed, no access log), one at a time so they do not share the CPU:
 1. order-sign at a fixed arrival rate (default 200/s) for N seconds with a realistic prefetch
    Bundle (about 250 resources): latency is measured from each request's *scheduled* start, so
    queueing is counted (no coordinated omission); errors are any non-200 or failed connection.
    Then the same at a light rate (default 20/s): the latency of one call below saturation.
 2. closed-loop throughput of order-sign with C connections, then of a bare FastAPI JSON
    endpoint with the same client and connections: the ratio is the figure the issue asks for.
+   Each also reports the server's CPU time per call (Linux /proc), steadier than throughput
+   on a shared machine.
 The client is a minimal keep-alive HTTP/1.1 client over asyncio streams, so that it costs the
 shared CPU less than the server it measures. Targets (issue #4): p99 < 50 ms at 200/s, zero
 errors, throughput >= 1/3 of the bare endpoint. Figures on 2 shared cores are noisy.

@@ -48,15 +48,9 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _protocol(site: Path | None) -> Any:
-    from ..errors import ProtocolError
-    from ..protocol import load_protocol
+    from ..cli import _protocol as load
 
-    try:
-        return load_protocol(None, site)
-    except ProtocolError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        _fail(f"cannot read the site file: {exc}")
+    return load(None, site)
 
 
 def _open(dataset: str | None) -> Any:
