@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..assessment import Assessment, BasisEntry, Target
+from ..assessment import Assessment, BasisEntry
 
 if TYPE_CHECKING:
     from ..protocol import Protocol
     from ..state import Observation
+    from .targets import Goal
 
 __all__ = ["Advice", "Item", "hhmm", "qty"]
 
@@ -124,8 +125,8 @@ class Advice:
     def build(
         self,
         decision: str,
-        target: Target | None,
-        secondary: list[Target],
+        target: Goal | None,
+        secondary: list[Goal],
         ne: Item | None,
         volume: Item | None,
         summary: str,
@@ -136,14 +137,14 @@ class Advice:
             {
                 "time": self.now,
                 "decision": decision,
-                "target": target,
+                "target": target.as_dict() if target is not None else None,
                 "actions": self.actions,
                 "alerts": alerts,
                 "missing": self.missing,
                 "basis": basis,
                 "inputs": list(self.inputs.values()),
                 "protocol": self.protocol.ref,
-                "secondary_targets": secondary,
+                "secondary_targets": [t.as_dict() for t in secondary],
                 "norepinephrine": ne,
                 "volume": volume,
                 "summary": summary,

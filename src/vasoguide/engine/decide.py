@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from ..assessment import Assessment, Target
+from ..assessment import Assessment
 from ..protocol import Protocol, load_protocol
 from ..state import PatientState, parse_state
 from .access import check_access
@@ -22,7 +22,7 @@ from .dosing import DoseAdvice, advised_start, titrated
 from .infusions import NorepinephrineNow, drug_running, minutes_on_dose, norepinephrine_now
 from .perfusion import Perfusion, assess_perfusion
 from .snapshot import Pressure, Snapshot, minutes
-from .targets import TargetChoice, choose_target
+from .targets import Goal, TargetChoice, choose_target
 from .volume import VolumeJudgement, judge_volume, volume_actions
 
 __all__ = ["assess"]
@@ -125,7 +125,7 @@ class _Decider:
             self.summary,
         )
 
-    def _decide(self, target: Target | None, pressure: Pressure | None) -> str:
+    def _decide(self, target: Goal | None, pressure: Pressure | None) -> str:
         adv, snap, ne = self.adv, self.snap, self.ne
         if target is None:
             self.summary = "No pressure target applies without a clinician-set target."
@@ -198,7 +198,7 @@ class _Decider:
         key = "life_threatening_map" if p.measure == "map" else "life_threatening_sbp"
         return bool(p.value < self.adv.setting(key, "mm[Hg]"))
 
-    def _not_running(self, target: Target, p: Pressure, below: bool, above_high: bool) -> str:
+    def _not_running(self, target: Goal, p: Pressure, below: bool, above_high: bool) -> str:
         adv, vol = self.adv, self.vol
         cardiogenic = self.snap.context.shock_type == "cardiogenic"
         if below:
@@ -235,7 +235,7 @@ class _Decider:
         self.summary += "At or above target: norepinephrine not indicated."
         return "NOT_INDICATED"
 
-    def _running(self, target: Target, p: Pressure, below: bool, above_high: bool) -> str:
+    def _running(self, target: Goal, p: Pressure, below: bool, above_high: bool) -> str:
         adv, ne, vol, snap = self.adv, self.ne, self.vol, self.snap
         on_dose = minutes_on_dose(ne, snap) or 0.0
         if below:
@@ -348,7 +348,7 @@ class _Decider:
             basis,
         )
 
-    def _start(self, target: Target, why: str) -> None:
+    def _start(self, target: Goal, why: str) -> None:
         dose = advised_start(self.snap, self.adv, self.ne, self.pediatric)
         basis = [*target.basis, "admin.ne-first-line", *dose.rules]
         if self.snap.context.shock_type == "septic":
@@ -375,7 +375,7 @@ class _Decider:
                 text = f"{text} {dose.text}"
         self.adv.act(code, text.strip(), rules or ["admin.titration"], **fields)
 
-    def _wean(self, target: Target) -> None:
+    def _wean(self, target: Goal) -> None:
         adv = self.adv
         step = self._step(-1)
         text = "Above target: wean gradually, one step at a time, never abruptly."
@@ -393,7 +393,7 @@ class _Decider:
         )
         self.summary += "Above target: decrease norepinephrine gradually."
 
-    def _sustained_above(self, target: Target) -> bool:
+    def _sustained_above(self, target: Goal) -> bool:
         adv, snap = self.adv, self.snap
         level = target.low + adv.setting("wean_margin", "mm[Hg]")
         window = adv.setting("wean_sustained", "min")

@@ -10,19 +10,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..assessment import Target
 from .advice import Advice
 from .snapshot import Snapshot
 
-__all__ = ["TargetChoice", "choose_target"]
+__all__ = ["Goal", "TargetChoice", "choose_target"]
 
 MMHG = "mm[Hg]"
 
 
+@dataclass(frozen=True, slots=True)
+class Goal:
+    """A pressure target inside the engine; the Assessment's `target` is made from it."""
+
+    measure: str
+    low: float
+    high: float | None
+    basis: list[str]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "measure": self.measure,
+            "low": self.low,
+            "high": self.high,
+            "unit": MMHG,
+            "basis": self.basis,
+        }
+
+
 @dataclass(slots=True)
 class TargetChoice:
-    primary: Target | None
-    secondary: list[Target] = field(default_factory=list)
+    primary: Goal | None
+    secondary: list[Goal] = field(default_factory=list)
     permissive: bool = False  # bleeding-trauma band: below it is hypotension, within it is not
 
     @property
@@ -30,8 +48,8 @@ class TargetChoice:
         return self.primary.basis if self.primary else []
 
 
-def _target(measure: str, low: float, high: float | None, basis: list[str]) -> Target:
-    return Target(measure=measure, low=low, high=high, unit=MMHG, basis=basis)
+def _target(measure: str, low: float, high: float | None, basis: list[str]) -> Goal:
+    return Goal(measure, low, high, basis)
 
 
 def choose_target(snap: Snapshot, adv: Advice, pediatric: bool) -> TargetChoice:
@@ -118,7 +136,7 @@ def _neurotrauma_target(snap: Snapshot, adv: Advice) -> TargetChoice:
     ctx = snap.context
     lows: list[tuple[float, str]] = []
     high: float | None = None
-    secondary: list[Target] = []
+    secondary: list[Goal] = []
     if ctx.traumatic_brain_injury is True:
         rid = "target.tbi-severe-map"
         gcs_obs = snap.latest("gcs")
@@ -166,7 +184,7 @@ def _neurotrauma_target(snap: Snapshot, adv: Advice) -> TargetChoice:
     return TargetChoice(_target("map", low, high, basis), secondary)
 
 
-def _btf_sbp_target(snap: Snapshot, adv: Advice) -> Target | None:
+def _btf_sbp_target(snap: Snapshot, adv: Advice) -> Goal | None:
     """Brain Trauma Foundation: SBP >= 100 at 50-69 years, >= 110 at 15-49 or over 70."""
     rid = "target.tbi-sbp-by-age"
     age = snap.age_years
