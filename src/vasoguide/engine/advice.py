@@ -138,7 +138,8 @@ class Advice:
                 "time": self.now,
                 "decision": decision,
                 "target": target.as_dict() if target is not None else None,
-                "actions": self.actions,
+                # The decision's own action first; the rest in the order they arose.
+                "actions": sorted(self.actions, key=lambda a: a["code"] != decision),
                 "alerts": alerts,
                 "missing": self.missing,
                 "basis": basis,
