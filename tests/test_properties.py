@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from vasoguide import InputError, assess, load_protocol
 from vasoguide.assessment import DECISIONS, Assessment
+from vasoguide.state import SHOCK_TYPES
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 P = load_protocol()
@@ -79,18 +80,7 @@ def states(draw: Any) -> dict[str, Any]:
         "shock_type": draw(
             st.one_of(
                 st.none(),
-                st.sampled_from(
-                    [
-                        "septic",
-                        "hemorrhagic",
-                        "hypovolemic",
-                        "cardiogenic",
-                        "obstructive",
-                        "distributive",
-                        "mixed",
-                        "undifferentiated",
-                    ]
-                ),
+                st.sampled_from(SHOCK_TYPES),
             )
         ),
         "traumatic_brain_injury": draw(flag),
