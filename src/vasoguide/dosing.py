@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from .errors import DoseError
-from .units import DoseBasis, Kind, concentration_factor, dose_basis, factor
+from .units import DoseBasis, concentration_factor, dose_basis
 
 if TYPE_CHECKING:
     from .protocol import Protocol
@@ -109,11 +109,6 @@ def convert_dose(
     )
 
 
-def weight_kg_of(text_value: float, unit: str) -> float:
-    """A body weight in kg from any mass unit (kg, g, lb)."""
-    return text_value * factor(unit, Kind.BODY_WEIGHT, "weight.unit")
-
-
 @dataclass(frozen=True, slots=True)
 class LimitCheck:
     """Where a norepinephrine dose stands against the protocol's limits."""
@@ -163,5 +158,3 @@ def check_limits(
         )
     return LimitCheck("ok", f"{value:.4g} {unit} is within limits", "admin.dose-limits")
 
-
-__all__ += ["weight_kg_of"]

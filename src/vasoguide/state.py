@@ -8,7 +8,7 @@ are refused, so a misspelt flag (`traumatic_brain_injry`) is an error, never sil
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timezone, tzinfo
+from datetime import UTC, timezone, tzinfo
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -373,10 +373,6 @@ class PatientState(BaseModel):
     infusions: list[Infusion] = Field(default_factory=list, max_length=100_000)
     lines: Lines = Field(default_factory=Lines)
     events: list[Event] = Field(default_factory=list)
-
-    @property
-    def now(self) -> datetime:
-        return self.time
 
     @model_validator(mode="after")
     def _one_clock(self) -> PatientState:

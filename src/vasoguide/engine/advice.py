@@ -70,9 +70,6 @@ class Advice:
         self.actions.append(action)
         return action
 
-    def has_action(self, code: str) -> bool:
-        return any(a["code"] == code for a in self.actions)
-
     def alert(self, code: str, severity: str, text: str, basis: list[str]) -> None:
         self.cite(*basis)
         existing = self.alerts.get(code)

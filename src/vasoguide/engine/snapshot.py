@@ -36,7 +36,6 @@ class Pressure:
 
 class Snapshot:
     def __init__(self, state: PatientState, adv: Advice) -> None:
-        self.state = state
         self.now = now = state.time
         self.context = state.context
         self.lines = state.lines

@@ -38,7 +38,6 @@ class Protocol:
         rules: dict[str, Rule],
         settings: dict[str, Setting],
         overrides: Iterable[str] = (),
-        files: dict[str, str] | None = None,
         bases: dict[str, Any] | None = None,
         rule_files: dict[str, str] | None = None,
     ) -> None:
@@ -47,7 +46,6 @@ class Protocol:
         self.rules = rules
         self.settings = settings
         self.overrides = list(overrides)
-        self.files = files or {}
         self.bases = bases or {}  # named example states the rules' examples start from
         self.rule_files = rule_files or {}  # rule id -> "rules/x.yaml"
         self.cache_key: str | None = None
@@ -153,20 +151,18 @@ def _read_yaml(path: Path) -> Any:
     return _load_yaml(path.read_text(encoding="utf-8"))
 
 
-def read_raw(kb_dir: Path) -> tuple[dict[str, Any], dict[str, str]]:
-    """Read every YAML file of a knowledge base folder into one raw document, plus file texts.
+def read_raw(kb_dir: Path) -> dict[str, Any]:
+    """Read every YAML file of a knowledge base folder into one raw document.
 
     A file that is not valid YAML is recorded in `raw["problems"]`, never raised mid-way.
     """
-    files: dict[str, str] = {}
     raw: dict[str, Any] = {"rules": [], "rule_files": {}, "problems": []}
     if not kb_dir.is_dir():
         raw["problems"].append(f"{kb_dir}: not a knowledge base folder")
     for path in sorted(kb_dir.rglob("*.yaml")):
         rel = path.relative_to(kb_dir).as_posix()
-        files[rel] = path.read_text(encoding="utf-8")
         try:
-            doc = _load_yaml(files[rel])
+            doc = _load_yaml(path.read_text(encoding="utf-8"))
         except Exception as exc:  # yaml.YAMLError; yaml is imported lazily
             if not type(exc).__module__.startswith("yaml"):
                 raise
@@ -186,10 +182,10 @@ def read_raw(kb_dir: Path) -> tuple[dict[str, Any], dict[str, str]]:
                 raw["rule_files"][len(raw["rules"]) - 1] = f"{rel} › rules[{i}]"
         elif rel.startswith("examples/"):
             raw.setdefault("bases", {}).update(doc or {})
-    return raw, files
+    return raw
 
 
-def _build(raw: dict[str, Any], site: dict[str, Any] | None, files: dict[str, str]) -> Protocol:
+def _build(raw: dict[str, Any], site: dict[str, Any] | None) -> Protocol:
     problems: list[str] = list(raw.get("problems", []))
 
     def parse(model: Any, data: Any, where: str) -> Any:
@@ -244,7 +240,7 @@ def _build(raw: dict[str, Any], site: dict[str, Any] | None, files: dict[str, st
     if problems or meta is None:
         raise ProtocolError(problems or ["protocol.yaml: missing"])
     protocol = Protocol(
-        meta, sources, rules, settings, overrides, files, raw.get("bases"), rule_files
+        meta, sources, rules, settings, overrides, raw.get("bases"), rule_files
     )
     from .lint import lint
 
@@ -259,9 +255,9 @@ def load_protocol(kb_dir: Path | str | None = None, site: Path | str | None = No
     if kb_dir is None and site is None:
         return _default_protocol()
     kb = Path(kb_dir) if kb_dir is not None else DEFAULT_KB
-    raw, files = read_raw(kb)
+    raw = read_raw(kb)
     site_doc = _read_yaml(Path(site)) if site is not None else None
-    return _build(raw, site_doc, files)
+    return _build(raw, site_doc)
 
 
 @lru_cache(maxsize=1)
@@ -281,8 +277,7 @@ def _default_protocol() -> Protocol:
             return cached
     except (OSError, pickle.PickleError, EOFError, AttributeError, ImportError):
         pass
-    raw, files = read_raw(DEFAULT_KB)
-    protocol = _build(raw, None, files)
+    protocol = _build(read_raw(DEFAULT_KB), None)
     protocol.cache_key = key
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
