@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from vasoguide.protocol import Protocol, load_protocol
-from vasoguide.protocol.examples import check_example
+from vasoguide.rule_examples import check_example
 
 _P = load_protocol()
 CASES = [(rid, ex) for rid, rule in _P.rules.items() for ex in rule.examples]

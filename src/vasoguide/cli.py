@@ -204,7 +204,7 @@ def protocol_check(
 ) -> None:
     """Validate a knowledge base (schema, then lints) and run its examples; all problems at once."""
     from .protocol import load_protocol
-    from .protocol.examples import check_example
+    from .rule_examples import check_example
 
     try:
         protocol = load_protocol(kb, site)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_EVEN, Decimal
 
-__all__ = ["PRECISION", "UNIT_TEXT", "number_text", "quantity_text", "rounded", "unit_text"]
+__all__ = ["MIN_SIGNIFICANT", "PRECISION", "UNIT_TEXT", "number_text", "quantity_text", "rounded", "unit_text"]
 
 # Decimals kept per UCUM unit. Why these: pumps are programmed in 0.1 mL/h steps; norepinephrine
 # doses are prescribed to 0.01 mcg/kg/min (three decimals keep 0.125 exact); pressures are
@@ -53,6 +53,13 @@ PRECISION: dict[str, int] = {
     "/min": 0,
 }
 
+# Doses, rates and concentrations also keep at least 3 significant figures, so that a tiny
+# neonatal rate (0.0338 mL/h on a syringe driver) is not shown as 0 and the shown dose, weight,
+# concentration and rate stay consistent within 0.5 %.
+MIN_SIGNIFICANT: frozenset[str] = frozenset(
+    {"ug/kg/min", "ug/min", "mL/h", "mL/min", "ug/mL", "mg/mL", "U/min", "U/h", "mU/kg/min"}
+)
+
 # UCUM spellings people read differently.
 UNIT_TEXT: dict[str, str] = {
     "mm[Hg]": "mmHg",
@@ -68,11 +75,14 @@ def rounded(value: float, unit: str) -> float:
     """`value` rounded to the display precision of `unit` (3 significant figures if unlisted)."""
     if not math.isfinite(value):
         return value
+    if value == 0:
+        return 0.0
+    sig3 = max(0, 2 - math.floor(math.log10(abs(value))))
     digits = PRECISION.get(unit)
     if digits is None:
-        if value == 0:
-            return 0.0
-        digits = max(0, 2 - math.floor(math.log10(abs(value))))
+        digits = sig3
+    elif unit in MIN_SIGNIFICANT:
+        digits = max(digits, sig3)
     # Decimal on the shortest repr: 0.125 rounds as written, not as its binary neighbour.
     out = float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_EVEN))
     return 0.0 if out == 0 else out  # no "-0"
