@@ -82,6 +82,7 @@ AlertCode = Literal[
     "LOW_CERTAINTY_EVIDENCE",
     "PEDIATRIC_PATIENT",
     "NONINVASIVE_PRESSURE_ONLY",
+    "DATA_AFTER_ASSESSMENT_TIME",  # extension
 ]
 ALERT_CODES: tuple[str, ...] = AlertCode.__args__  # type: ignore[attr-defined]
 
@@ -101,6 +102,9 @@ class Target(BaseModel):
     high: float | None = None
     unit: str = "mm[Hg]"
     basis: list[str] = Field(default_factory=list)  # extension: the rules that set it
+    # Extension: further goals that hold at the same time (TBI: SBP >= 100/110 beside MAP 80);
+    # below any of them is below target.
+    also: list[Target] = Field(default_factory=list)
 
 
 class Action(BaseModel):

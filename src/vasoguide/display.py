@@ -21,7 +21,15 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_EVEN, Decimal
 
-__all__ = ["MIN_SIGNIFICANT", "PRECISION", "UNIT_TEXT", "number_text", "quantity_text", "rounded", "unit_text"]
+__all__ = [
+    "MIN_SIGNIFICANT",
+    "PRECISION",
+    "UNIT_TEXT",
+    "number_text",
+    "quantity_text",
+    "rounded",
+    "unit_text",
+]
 
 # Decimals kept per UCUM unit. Why these: pumps are programmed in 0.1 mL/h steps; norepinephrine
 # doses are prescribed to 0.01 mcg/kg/min (three decimals keep 0.125 exact); pressures are
@@ -83,6 +91,8 @@ def rounded(value: float, unit: str) -> float:
         digits = sig3
     elif unit in MIN_SIGNIFICANT:
         digits = max(digits, sig3)
+    if abs(value) >= 1e15:
+        return value  # no fractional digit left to round (and beyond Decimal's 28 digits)
     # Decimal on the shortest repr: 0.125 rounds as written, not as its binary neighbour.
     out = float(Decimal(repr(value)).quantize(Decimal(1).scaleb(-digits), ROUND_HALF_EVEN))
     return 0.0 if out == 0 else out  # no "-0"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..display import number_text as num
+from ..display import rounded
 from .advice import Advice, hhmm
 from .infusions import NorepinephrineNow
 from .snapshot import Pressure, Snapshot, minutes
@@ -56,7 +58,8 @@ def check_access(
         adv.alert(
             "NONINVASIVE_PRESSURE_ONLY",
             "info" if not on_drug else "warning",
-            f"The pressure used ({pressure.measure} {pressure.value:.0f} mmHg at "
+            f"The pressure used ({pressure.measure} {num(rounded(pressure.value, 'mm[Hg]'))} "
+            f"mmHg at "
             f"{hhmm(pressure.time)}) is a cuff reading.",
             ["data.noninvasive-pressure"],
         )
@@ -64,10 +67,11 @@ def check_access(
 
 
 def _extravasation(snap: Snapshot, adv: Advice) -> None:
-    if not snap.events:
+    leaks = [e for e in snap.events if e.code == "extravasation"]
+    if not leaks:
         return
     rid = "pitfall.extravasation"
-    event = max((e for e in snap.events if e.code == "extravasation"), key=lambda e: e.time)
+    event = max(leaks, key=lambda e: e.time)
     hours = minutes(snap.now - event.time) / 60.0
     window = adv.th(rid, "window", "h")
     lo, hi = adv.th(rid, "phentolamine_low", "mg"), adv.th(rid, "phentolamine_high", "mg")
@@ -77,14 +81,15 @@ def _extravasation(snap: Snapshot, adv: Advice) -> None:
     adv.alert(
         "EXTRAVASATION",
         "critical",
-        f"Extravasation reported at {hhmm(event.time)} ({hours:.1f} h ago)."
-        + (f" The {window:g} h treatment window has passed." if late else ""),
+        f"Extravasation reported at {hhmm(event.time)} ({num(rounded(hours, 'h'))} h ago)."
+        + (f" The {num(window)} h treatment window has passed." if late else ""),
         [rid],
     )
     adv.act(
         "TREAT_EXTRAVASATION",
-        f"Infiltrate the area with phentolamine {lo:g}-{hi:g} mg in {vol_lo:g}-{vol_hi:g} mL "
-        f"saline (fine needle), within {window:g} h; move the infusion to another vein.",
+        f"Infiltrate the area with phentolamine {num(lo)}-{num(hi)} mg in "
+        f"{num(vol_lo)}-{num(vol_hi)} mL "
+        f"saline (fine needle), within {num(window)} h; move the infusion to another vein.",
         [rid],
         drug="phentolamine",
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..display import number_text as num
+from ..display import quantity_text, rounded
 from .advice import Advice, hhmm, qty
 from .infusions import NorepinephrineNow, drug_running
 from .perfusion import Perfusion
@@ -38,9 +40,11 @@ def vasopressin_instead(snap: Snapshot, adv: Advice, ne: NorepinephrineNow, belo
     lo, hi = adv.th(rid, "label_start", "U/min"), adv.th(rid, "label_data_limited_above", "U/min")
     adv.act(
         "ADD_VASOPRESSIN",
-        f"Add vasopressin {dose:g} U/min instead of escalating norepinephrine (now "
-        f"{ne.ug_kg_min:.2f} mcg/kg/min). Label alternative: start {lo:g} U/min and titrate; "
-        f"data are limited above {hi:g} U/min. Lowers norepinephrine needs; no mortality benefit "
+        f"Add vasopressin {num(dose)} U/min instead of escalating norepinephrine (now "
+        f"{num(rounded(ne.ug_kg_min, 'ug/kg/min'))} mcg/kg/min). Label alternative: start "
+        f"{num(lo)} U/min and titrate; "
+        f"data are limited above {num(hi)} U/min. Lowers norepinephrine needs; no mortality "
+        "benefit "
         "shown.",
         [rid],
         drug="vasopressin",
@@ -69,10 +73,12 @@ def _hydrocortisone(snap: Snapshot, adv: Advice, ne: NorepinephrineNow) -> None:
     split = adv.th(rid, "split_dose", "mg")
     adv.act(
         "CONSIDER_HYDROCORTISONE",
-        f"Consider IV hydrocortisone {daily:g} mg/day ({split:g} mg every {24 * split / daily:g} h "
+        f"Consider IV hydrocortisone {num(daily)} mg/day ({num(split)} mg every "
+        f"{num(24 * split / daily)} h "
         "or as an infusion): "
-        f"septic shock with norepinephrine/epinephrine {total:.2f} mcg/kg/min for "
-        f"{hours_on:.1f} h.",
+        f"septic shock with norepinephrine/epinephrine {num(rounded(total, 'ug/kg/min'))} "
+        "mcg/kg/min for "
+        f"{num(rounded(hours_on, 'h'))} h.",
         [rid],
         drug="hydrocortisone",
         dose=qty(daily, "mg/d"),
@@ -91,7 +97,7 @@ def _dobutamine(snap: Snapshot, adv: Advice, perfusion: Perfusion) -> None:
         adv.use(ci, "L/min/m2")
         if ci.canonical < adv.setting("low_cardiac_index", "L/min/m2"):
             low_output = True
-            reason = f"cardiac index {ci.value:g} {ci.unit} at {hhmm(ci.time)}"
+            reason = f"cardiac index {quantity_text(ci.value, ci.unit)} at {hhmm(ci.time)}"
     if not low_output and perfusion.poor:
         low_output = True
         reason = "persistent hypoperfusion: " + "; ".join(perfusion.poor)
@@ -103,8 +109,8 @@ def _dobutamine(snap: Snapshot, adv: Advice, perfusion: Perfusion) -> None:
     usual_hi = adv.th(rid, "usual_max", "ug/kg/min")
     adv.act(
         "ADD_DOBUTAMINE",
-        f"Myocardial dysfunction with low output ({reason}): add dobutamine, start {start:g} "
-        f"mcg/kg/min, usual range up to {usual_hi:g} mcg/kg/min (label).",
+        f"Myocardial dysfunction with low output ({reason}): add dobutamine, start {num(start)} "
+        f"mcg/kg/min, usual range up to {num(usual_hi)} mcg/kg/min (label).",
         [rid],
         drug="dobutamine",
         dose=qty(start, "ug/kg/min"),

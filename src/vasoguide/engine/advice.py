@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..assessment import Assessment, BasisEntry
+from ..display import rounded
 
 if TYPE_CHECKING:
     from ..protocol import Protocol
@@ -26,13 +27,20 @@ _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 Item = dict[str, Any]
 
 
+def _action_rank(code: str, decision: str) -> int:
+    if code == "TREAT_EXTRAVASATION":
+        return 0
+    return 1 if code == decision else 2
+
+
 def hhmm(t: datetime) -> str:
     """Clock time for texts ("07:55"), in the patient's offset (times share it; see state.py)."""
     return f"{t.hour:02d}:{t.minute:02d}"
 
 
-def qty(value: float, unit: str, digits: int = 4) -> Item:
-    return {"value": round(value, digits), "unit": unit}
+def qty(value: float, unit: str) -> Item:
+    """A quantity as shown: rounded to its unit's display precision (display.py)."""
+    return {"value": rounded(value, unit), "unit": unit}
 
 
 class Advice:
@@ -134,9 +142,10 @@ class Advice:
             {
                 "time": self.now,
                 "decision": decision,
-                "target": target.as_dict() if target is not None else None,
-                # The decision's own action first; the rest in the order they arose.
-                "actions": sorted(self.actions, key=lambda a: a["code"] != decision),
+                "target": target.as_dict(secondary) if target is not None else None,
+                # Extravasation treatment before anything else (no titration on a line that has
+                # leaked), then the decision's own action; the rest in the order they arose.
+                "actions": sorted(self.actions, key=lambda a: _action_rank(a["code"], decision)),
                 "alerts": alerts,
                 "missing": self.missing,
                 "basis": basis,

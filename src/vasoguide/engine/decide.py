@@ -13,6 +13,8 @@ from datetime import timedelta
 from typing import Any
 
 from ..assessment import Assessment
+from ..display import number_text as num
+from ..display import quantity_text, rounded
 from ..protocol import Protocol, load_protocol
 from ..state import PatientState, parse_state
 from .access import check_access
@@ -65,7 +67,8 @@ def _population(snap: Snapshot, adv: Advice) -> bool:
         rules.append("population.neonatal-rescue-dose")
         rescue = adv.th("population.neonatal-rescue-dose", "rescue_dose", "ug/kg/min")
         text += (
-            f" Neonate: {rescue:g} mcg/kg/min (Tourneux 2008, 22 newborns, rescue after dopamine "
+            f" Neonate: {num(rescue)} mcg/kg/min (Tourneux 2008, 22 newborns, rescue after "
+            "dopamine "
             "or dobutamine) is not a first-line dose."
         )
     adv.alert("PEDIATRIC_PATIENT", "warning", text, rules)
@@ -103,7 +106,9 @@ class _Decider:
 
     # -- the decision ------------------------------------------------------------------------
     def run(self) -> Assessment:
-        snap, adv, target = self.snap, self.adv, self.choice.primary
+        snap, adv = self.snap, self.adv
+        # An infant without a target still has a sourced hypotension floor to decide on.
+        target = self.choice.primary or self.choice.floor
         pressure = snap.pressure(target.measure, adv) if target is not None else None
         if target is not None:
             adv.cite(*target.basis)
@@ -118,7 +123,7 @@ class _Decider:
         self._bleeding(decision)
         return adv.build(
             decision,
-            target,
+            self.choice.primary,
             self.choice.secondary,
             self.ne.status(),
             self.vol.status(),
@@ -131,20 +136,33 @@ class _Decider:
             self.summary = "No pressure target applies without a clinician-set target."
             return "INSUFFICIENT_DATA"
         if pressure is None:
-            adv.need(target.measure)
+            name = target.measure.upper()
+            if self.pediatric:
+                adv.need(f"{target.measure} (or a clinician-set target in context.target)")
+            else:
+                adv.need(target.measure)
             adv.act(
                 "MEASURE_BLOOD_PRESSURE",
-                f"Measure the {target.measure.upper()} now (arterial line preferred).",
+                f"Measure the {name} now (arterial line preferred).",
                 ["data.pressure-required"],
             )
-            self.summary = f"No {target.measure.upper()} recorded: no advice on norepinephrine."
+            rejected = snap.implausible.get(target.measure)
+            if rejected:
+                o = rejected[-1]
+                self.summary = (
+                    f"No usable {name}: {name} {quantity_text(o.value, o.unit)} at "
+                    f"{hhmm(o.time)} is implausible and was not used; measure again."
+                )
+            else:
+                self.summary = f"No {name} recorded: no advice on norepinephrine."
             return "INSUFFICIENT_DATA"
         age = snap.age_minutes(pressure.time)
         if age > adv.setting("pressure_max_age", "min"):
             adv.alert(
                 "STALE_DATA",
                 "warning",
-                f"Latest {pressure.measure.upper()} is {age:.0f} min old ({hhmm(pressure.time)}).",
+                f"Latest {pressure.measure.upper()} is {num(rounded(age, 'min'))} min old "
+                f"({hhmm(pressure.time)}).",
                 ["data.staleness"],
             )
             adv.need(f"{target.measure} (current)")
@@ -156,12 +174,29 @@ class _Decider:
             self.summary = "The latest pressure is stale: measure before deciding."
             return "INSUFFICIENT_DATA"
         self._record_pressure(pressure)
-        below = pressure.value < target.low
+        name = pressure.measure.upper()
+        value = rounded(pressure.value, "mm[Hg]")
+        primary_below = target.is_below(pressure.value)
         above_high = target.high is not None and pressure.value > target.high
-        below = self._secondary_below(below)
-        where = f"{pressure.measure.upper()} {pressure.value:.0f} mmHg ({hhmm(pressure.time)})"
-        band = f"{target.low:g}" + (f"-{target.high:g}" if target.high is not None else "")
-        self.summary = f"{where}; target {pressure.measure.upper()} {band}. "
+        triggers = [f"{name} {num(value)} below {num(target.low)}"] if primary_below else []
+        triggers += self._secondary_below()
+        below = bool(triggers)
+        where = f"{name} {num(value)} mmHg ({hhmm(pressure.time)})"
+        if target.floor_only:
+            self.summary = (
+                f"{where}; no target set (under 1 year); hypotension floor {name} "
+                f"{num(target.low)} or less (Phoenix). "
+            )
+            if not below:
+                return self._no_target_above_floor()
+        else:
+            band = num(target.low) + (f"-{num(target.high)}" if target.high is not None else "+")
+            extra = "".join(
+                f" and {g.measure.upper()} {num(g.low)}+" for g in self.choice.secondary
+            )
+            self.summary = f"{where}; target {name} {band}{extra}. "
+        if below:
+            self.summary += "; ".join(triggers) + ". "
         if ne.running:
             decision = self._running(target, pressure, below, above_high)
         else:
@@ -175,13 +210,18 @@ class _Decider:
                 "map", round(p.value, 1), "mm[Hg]", p.time, note="derived: DBP + (SBP - DBP) / 3"
             )
             for code in ("sbp", "dbp"):
-                obs = next(o for o in reversed(self.snap.series(code)) if o.time == p.time)
+                obs = next(
+                    o
+                    for o in reversed(self.snap.series(code))
+                    if o.time == p.time and o.method == p.method
+                )
                 self.adv.use(obs, "mm[Hg]")
-        else:
-            obs = next(o for o in reversed(self.snap.series(p.measure)) if o.time == p.time)
-            self.adv.use(obs, "mm[Hg]")
+        elif p.reading is not None:
+            self.adv.use(p.reading, "mm[Hg]")
 
-    def _secondary_below(self, below: bool) -> bool:
+    def _secondary_below(self) -> list[str]:
+        """Each secondary target the patient is below, as "SBP 96 below 100"."""
+        found: list[str] = []
         for t in self.choice.secondary:
             reading = self.snap.latest(t.measure)
             if reading is None:
@@ -191,8 +231,21 @@ class _Decider:
                 continue
             self.adv.use(reading, "mm[Hg]")
             if reading.canonical < t.low:
-                below = True
-        return below
+                shown = num(rounded(reading.canonical, "mm[Hg]"))
+                found.append(f"{t.measure.upper()} {shown} below {num(t.low)}")
+        return found
+
+    def _no_target_above_floor(self) -> str:
+        """An infant above the Phoenix floor with no target: nothing sourced to titrate to."""
+        self.summary += "Above the floor: no target to titrate to until a clinician sets one."
+        if self.ne.running:
+            self._act_dose(
+                "CONTINUE_NOREPINEPHRINE",
+                "Keep the current dose (never stop abruptly) until a target is set.",
+                self._step(0),
+                ["target.infant-phoenix-map"],
+            )
+        return "INSUFFICIENT_DATA"
 
     def _life_threatening(self, p: Pressure) -> bool:
         key = "life_threatening_map" if p.measure == "map" else "life_threatening_sbp"
@@ -201,6 +254,11 @@ class _Decider:
     def _not_running(self, target: Goal, p: Pressure, below: bool, above_high: bool) -> str:
         adv, vol = self.adv, self.vol
         cardiogenic = self.snap.context.shock_type == "cardiogenic"
+        if below and self.choice.permissive:
+            if not self._life_threatening(p):
+                return self._below_permissive_band(p)
+            # Life-threatening: norepinephrine in addition to blood, never instead of it.
+            volume_actions(self.snap, adv, vol, ["volume.life-threatening-alongside-fluids"])
         if below:
             if vol.adequate is True or (cardiogenic and vol.adequate is None):
                 adv.cite(*vol.rules)
@@ -235,9 +293,59 @@ class _Decider:
         self.summary += "At or above target: norepinephrine not indicated."
         return "NOT_INDICATED"
 
+    def _below_permissive_band(self, p: Pressure) -> str:
+        """Bleeding trauma below the band, not life-threatening: blood and bleeding control.
+
+        The trauma guideline's SBP 80-90 is a target, not a vasopressor trigger: it gives
+        vasopressors in addition to fluids only for life-threatening hypotension (FACTS 3;
+        the seed's "SBP < 80 starts norepinephrine" is erratum 4). The life-threatening level
+        is the site setting `life_threatening_sbp` / `life_threatening_map`.
+        """
+        adv = self.adv
+        key = "life_threatening_map" if p.measure == "map" else "life_threatening_sbp"
+        level = adv.setting(key, "mm[Hg]")
+        volume_actions(
+            self.snap,
+            adv,
+            self.vol,
+            ["target.trauma-permissive", "pitfall.no-vasopressor-for-volume"],
+        )
+        adv.cite("volume.life-threatening-alongside-fluids")
+        self.summary += (
+            "Below the permissive band: blood products and bleeding control first; "
+            f"norepinephrine alongside them only if hypotension becomes life-threatening "
+            f"({p.measure.upper()} below {num(level)} mmHg, site setting)."
+        )
+        return "RESUSCITATE_FIRST"
+
+    def _unverified_dose(self, below: bool) -> str:
+        """A running dose rejected as implausible: nothing is titrated until it is verified."""
+        adv = self.adv
+        if below and self.vol.adequate is False:
+            volume_actions(self.snap, adv, self.vol, ["pitfall.no-vasopressor-for-volume"])
+        adv.act(
+            "CONTINUE_NOREPINEPHRINE",
+            "Verify the pump's actual dose and unit first: the charted dose is implausible. "
+            "Do not change the dose until it is known; then reassess"
+            + (
+                " (below target: titration or vasopressin depends on the real dose)."
+                if below
+                else "."
+            ),
+            ["data.dose-unit-suspect"],
+            drug="norepinephrine",
+        )
+        self.summary += (
+            "The charted norepinephrine dose is implausible: verify the pump's dose and unit "
+            "before any change."
+        )
+        return "CONTINUE_NOREPINEPHRINE"
+
     def _running(self, target: Goal, p: Pressure, below: bool, above_high: bool) -> str:
         adv, ne, vol, snap = self.adv, self.ne, self.vol, self.snap
         on_dose = minutes_on_dose(ne, snap) or 0.0
+        if not ne.usable:
+            return self._unverified_dose(below)
         if below:
             if vol.adequate is False and not self._life_threatening(p):
                 adv.cite(*vol.rules)
@@ -265,24 +373,14 @@ class _Decider:
                 self.summary += "Below target on a high norepinephrine dose: add vasopressin."
                 return "CONTINUE_NOREPINEPHRINE"
             interval = adv.setting("titration_interval", "min")
-            if not ne.usable:
-                adv.act(
-                    "INCREASE_NOREPINEPHRINE",
-                    "Below target: titrate up one step, but first verify the pump's actual "
-                    "dose and unit; the charted dose is implausible.",
-                    ["admin.titration", *target.basis],
-                )
-                self.summary += (
-                    "Below target; the charted dose is implausible: verify, then titrate."
-                )
-                return "INCREASE_NOREPINEPHRINE"
             if on_dose < interval:
                 due = hhmm(ne.since) if ne.since else "?"
                 self._act_dose(
                     "CONTINUE_NOREPINEPHRINE",
-                    f"Below target, but the dose was changed {on_dose:.0f} min ago (set "
+                    f"Below target, but the dose was changed {num(rounded(on_dose, 'min'))} min "
+                    "ago (set "
                     f"at {due}); reassess and titrate up once it has run "
-                    f"{interval:g} min.",
+                    f"{num(interval)} min.",
                     self._step(0),
                     ["admin.titration"],
                 )
@@ -436,7 +534,8 @@ class _Decider:
                 "AVOID_ABRUPT_DISCONTINUATION",
                 "warning",
                 f"Norepinephrine was stopped at {hhmm(ne.stopped_at)} from "
-                f"{ne.stopped_from:.3g} mcg/kg/min: watch for marked hypotension; taper "
+                f"{num(rounded(ne.stopped_from, 'ug/kg/min'))} mcg/kg/min: watch for marked "
+                "hypotension; taper "
                 "rather than stop.",
                 ["pitfall.no-abrupt-stop"],
             )

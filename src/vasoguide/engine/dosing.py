@@ -1,13 +1,18 @@
 """Step 3 doses: the starting dose, one titration step up or down, and the pump rate for each.
 
 A rate in mL/h is never produced without the concentration it assumes: the running
-infusion's own, else the site's default for adults, and none by default for children.
+infusion's own, else the site's default for adults, and none by default for children. Every
+number is the one shown (display.py): the rate is computed from the rounded dose, and a rate
+beyond what a pump can deliver (the site's `max_pump_rate`) is withheld with an alert, because
+it can only come from a wrong weight, dose or concentration.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..display import number_text as num
+from ..display import rounded
 from ..dosing import check_limits, rate_ml_h
 from ..units import DoseBasis
 from .advice import Advice, Item, qty
@@ -45,24 +50,52 @@ def _concentration(
 
 def _with_rate(
     advice: DoseAdvice,
-    ug_min: float,
     snap: Snapshot,
     adv: Advice,
     ne: NorepinephrineNow,
     pediatric: bool,
 ) -> DoseAdvice:
+    """Add the pump rate for the dose as shown (never for an unrounded one)."""
+    if advice.dose is None:
+        return advice
+    if snap.line_extravasated:
+        advice.text += " No rate is given for the line that has extravasated: use a new line."
+        return advice
+    shown, unit = advice.dose["value"], advice.dose["unit"]
+    if unit == "ug/kg/min":
+        if snap.weight_kg is None:
+            return advice
+        ug_min = rounded(shown * snap.weight_kg, "ug/min")
+    else:
+        ug_min = shown
     conc = _concentration(snap, adv, ne, pediatric)
     if conc is None:
         advice.text += " Rate in mL/h: needs the infusion's concentration."
         return advice
     ug_ml, source = conc
-    rate = rate_ml_h(ug_min, concentration_ug_ml=ug_ml)
-    advice.rate = qty(rate, "mL/h", 2)
+    rate = rounded(rate_ml_h(ug_min, concentration_ug_ml=ug_ml), "mL/h")
+    ug_ml = rounded(ug_ml, "ug/mL")
+    limit = adv.setting("max_pump_rate", "mL/h")
+    if rate > limit:
+        adv.alert(
+            "RATE_IMPLAUSIBLE",
+            "critical",
+            f"{num(shown)} {shown_unit(unit)} at {num(ug_ml)} mcg/mL would be {num(rate)} mL/h, "
+            f"beyond the pump limit of {num(limit)} mL/h (site setting): check the weight, the "
+            "dose and the concentration. No rate is given.",
+            ["admin.concentration-and-rate", "data.implausible-values"],
+        )
+        return advice
+    advice.rate = qty(rate, "mL/h")
     advice.concentration = qty(ug_ml, "ug/mL")
     advice.concentration_basis = "base"
     advice.rules.append("admin.concentration-and-rate")
-    advice.text += f" = {rate:.2f} mL/h at {ug_ml:g} mcg/mL base ({source})."
+    advice.text += f" = {num(rate)} mL/h at {num(ug_ml)} mcg/mL base ({source})."
     return advice
+
+
+def shown_unit(unit: str) -> str:
+    return unit.replace("ug", "mcg")
 
 
 def advised_start(
@@ -70,67 +103,88 @@ def advised_start(
 ) -> DoseAdvice:
     w = snap.weight_kg
     if pediatric:
-        rid = "admin.pediatric-dose"
-        lo, hi = adv.th(rid, "start", "ug/kg/min"), adv.th(rid, "start_high", "ug/kg/min")
-        if w is None:
-            adv.need("weight")
-            return DoseAdvice(
-                None, text=f"Child: weight needed to dose ({lo:g}-{hi:g} mcg/kg/min).", rules=[rid]
-            )
-        advice = DoseAdvice(
-            qty(lo, "ug/kg/min"),
-            rules=[rid],
-            text=f"Start {lo:g} mcg/kg/min (paediatric range {lo:g}-{hi:g}), {lo * w:.3g} mcg/min",
-        )
-        return _with_rate(advice, lo * w, snap, adv, ne, pediatric)
+        return _pediatric_start(snap, adv, ne)
     if w is not None:
         rid = "admin.start-dose"
-        dose = adv.th(rid, "start", "ug/kg/min")
+        lo = adv.th(rid, "start", "ug/kg/min")
         hi = adv.th(rid, "start_high", "ug/kg/min")
+        dose = qty(adv.setting("adult_start_dose", "ug/kg/min"), "ug/kg/min")
+        ug_min = rounded(dose["value"] * w, "ug/min")
         advice = DoseAdvice(
-            qty(dose, "ug/kg/min"),
+            dose,
             rules=[rid],
-            text=f"Start {dose:g} mcg/kg/min (usual start {dose:g}-{hi:g}), "
-            f"{dose * w:.3g} mcg/min for {w:g} kg",
+            text=f"Start {num(dose['value'])} mcg/kg/min (site start within the usual "
+            f"{num(lo)}-{num(hi)}), {num(ug_min)} mcg/min for {num(rounded(w, 'kg'))} kg",
         )
-        return _with_rate(advice, dose * w, snap, adv, ne, pediatric)
+        return _with_rate(advice, snap, adv, ne, False)
     rid = "admin.start-dose-fixed"
-    dose = adv.th(rid, "start", "ug/min")
+    fixed = adv.th(rid, "start", "ug/min")
     hi = adv.th(rid, "start_high", "ug/min")
     adv.alert(
         "WEIGHT_MISSING",
         "warning",
-        "No weight: weight-based dosing is impossible; doses are fixed in mcg/min.",
+        "No usable weight: weight-based dosing is impossible; doses are fixed in mcg/min.",
         [rid],
     )
     adv.need("weight")
     advice = DoseAdvice(
-        qty(dose, "ug/min"),
+        qty(fixed, "ug/min"),
         rules=[rid],
-        text=f"Start {dose:g} mcg/min (label initial {dose:g}-{hi:g} mcg/min)",
+        text=f"Start {num(fixed)} mcg/min (label initial {num(fixed)}-{num(hi)} mcg/min)",
     )
-    return _with_rate(advice, dose, snap, adv, ne, pediatric)
+    return _with_rate(advice, snap, adv, ne, False)
+
+
+def _pediatric_start(snap: Snapshot, adv: Advice, ne: NorepinephrineNow) -> DoseAdvice:
+    w = snap.weight_kg
+    neonate = snap.is_neonate(adv)
+    rid = "population.neonatal-dose" if neonate else "admin.pediatric-dose"
+    lo = adv.th(rid, "start", "ug/kg/min")
+    hi = adv.th(rid, "start_high", "ug/kg/min")
+    who = "Neonate" if neonate else "Child"
+    range_text = f"{'neonatal' if neonate else 'paediatric'} range {num(lo)}-{num(hi)}"
+    if w is None:
+        adv.need("weight")
+        return DoseAdvice(
+            None, text=f"{who}: weight needed to dose ({range_text} mcg/kg/min).", rules=[rid]
+        )
+    dose = qty(lo, "ug/kg/min")
+    ug_min = rounded(dose["value"] * w, "ug/min")
+    advice = DoseAdvice(
+        dose,
+        rules=[rid],
+        text=f"Start {num(dose['value'])} mcg/kg/min ({range_text}), {num(ug_min)} mcg/min",
+    )
+    return _with_rate(advice, snap, adv, ne, True)
 
 
 def titrated(
     snap: Snapshot, adv: Advice, ne: NorepinephrineNow, pediatric: bool, direction: int
 ) -> DoseAdvice | None:
-    """The running dose moved one site step up (+1), down (-1), or kept (0), with its rate."""
+    """The running dose moved one site step up (+1), down (-1), or kept (0), with its rate.
+
+    Advice is in the unit the pump is programmed in: an order in mcg/min is titrated in
+    mcg/min (mcg/kg/min beside it when the weight is known), so nobody re-programmes a pump
+    in another unit.
+    """
     if not ne.running or not ne.usable or ne.entry is None:
         return None
-    per_kg = ne.ug_kg_min is not None and (
-        ne.entry.dose.basis is not DoseBasis.MASS or snap.weight_kg is not None
-    )
+    pump_per_min = ne.entry.dose.basis is DoseBasis.MASS
+    per_kg = ne.ug_kg_min is not None and not pump_per_min
     if per_kg and ne.ug_kg_min is not None:
         cur, unit, shown = ne.ug_kg_min, "ug/kg/min", "mcg/kg/min"
         step = adv.setting("titration_step_weight" if direction >= 0 else "wean_step_weight", unit)
-        hard = adv.setting("hard_limit_weight", unit)
+        hard = _hard_limit_weight(adv, pediatric)
     elif ne.ug_min is not None:
         cur, unit, shown = ne.ug_min, "ug/min", "mcg/min"
         step = adv.setting("titration_step_fixed" if direction >= 0 else "wean_step_fixed", unit)
         hard = adv.setting("hard_limit_fixed", unit)
+        if snap.weight_kg is not None:
+            hard = min(hard, _hard_limit_weight(adv, pediatric) * snap.weight_kg)
     else:
         return None
+    cur = rounded(cur, unit)
+    hard = rounded(hard, unit)
     if cur > hard:
         # Never put a dose above the hard limit in an action, not even "keep the current one".
         adv.cite("admin.dose-limits")
@@ -139,10 +193,10 @@ def titrated(
             rules=["admin.dose-limits"],
             capped_at_limit=True,
             unchanged=True,
-            text=f"The running {cur:.3g} {shown} is above the hard limit of {hard:g} {shown}: "
-            "verify the order and pump; no dose above the limit is advised.",
+            text=f"The running {num(cur)} {shown} is above the hard limit of {num(hard)} "
+            f"{shown}: verify the order and pump; no dose above the limit is advised.",
         )
-    new = max(cur + direction * step, 0.0)
+    new = rounded(max(cur + direction * step, 0.0), unit)
     capped = False
     if direction > 0 and new > hard:
         # Never advise above the hard limit; at or over it already, advise no increase.
@@ -151,7 +205,11 @@ def titrated(
     if capped:
         rules.append("admin.dose-limits")
     verb = {1: "Increase", -1: "Decrease", 0: "Keep"}[direction]
-    text = f"{verb} {cur:.3g} -> {new:.3g} {shown}" if direction else f"Keep {cur:.3g} {shown}"
+    text = (
+        f"{verb} {num(cur)} -> {num(new)} {shown}" if direction else f"Keep {num(cur)} {shown}"
+    )
+    if not per_kg and snap.weight_kg:
+        text += f" ({num(rounded(new / snap.weight_kg, 'ug/kg/min'))} mcg/kg/min)"
     advice = DoseAdvice(
         qty(new, unit),
         rules=rules,
@@ -163,7 +221,11 @@ def titrated(
         check = check_limits(adv.protocol, **({"ug_kg_min": new} if per_kg else {"ug_min": new}))
         if check.level == "high":
             adv.alert("HIGH_DOSE", "warning", f"Advised dose: {check.message}.", [check.rule])
-    ug_min = new * snap.weight_kg if (per_kg and snap.weight_kg) else new
-    if per_kg and not snap.weight_kg:
-        return advice
-    return _with_rate(advice, ug_min, snap, adv, ne, pediatric)
+    return _with_rate(advice, snap, adv, ne, pediatric)
+
+
+def _hard_limit_weight(adv: Advice, pediatric: bool) -> float:
+    hard: float = adv.setting("hard_limit_weight", "ug/kg/min")
+    if pediatric:
+        hard = min(hard, adv.setting("pediatric_max_dose", "ug/kg/min"))
+    return hard

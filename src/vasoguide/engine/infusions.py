@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..display import quantity_text
 from ..dosing import check_limits
 from ..state import Infusion
 from ..units import DoseBasis
@@ -129,7 +130,8 @@ def norepinephrine_now(snap: Snapshot, adv: Advice) -> NorepinephrineNow:
         adv.alert(
             "DOSE_UNIT_SUSPECT",
             "critical",
-            f"Charted norepinephrine {current.dose.value:g} {current.dose.unit}: {check.message}. "
+            f"Charted norepinephrine {quantity_text(current.dose.value, current.dose.unit)}: "
+            f"{check.message}. "
             "It is not used for any decision or dose.",
             [check.rule],
         )

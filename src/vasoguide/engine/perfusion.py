@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..display import number_text as num
+from ..display import rounded
 from .advice import Advice, hhmm
 from .snapshot import Snapshot, minutes
 
@@ -48,13 +50,25 @@ def _urine_output(snap: Snapshot, adv: Advice, out: Perfusion) -> None:
     if hours <= 0:
         return
     ml = sum(o.canonical for o in recent)
-    rate = ml / snap.weight_kg / hours
+    rate = rounded(ml / snap.weight_kg / hours, "mL/kg/h")
     for o in recent:
         adv.use(o, "mL")
     adv.cite(rid)
-    if rate < adv.th(rid, "uo_min", "mL/kg/h"):
-        out.poor.append(f"urine output {rate:.2f} mL/kg/h over {hours:.1f} h")
-        out.rules.append(rid)
+    window_h = window / 60.0
+    if rate >= adv.th(rid, "uo_min", "mL/kg/h"):
+        return
+    # KDIGO defines oliguria over 6 h: one short collection is a trend, not a verdict.
+    if hours < window_h:
+        adv.need(
+            f"urine output over {num(window_h)} h (KDIGO window; {num(rate)} mL/kg/h over only "
+            f"{num(rounded(hours, 'h'))} h charted)"
+        )
+        return
+    out.poor.append(
+        f"urine output {num(rate)} mL/kg/h over the last {num(rounded(hours, 'h'))} h (KDIGO "
+        f"window {num(window_h)} h)"
+    )
+    out.rules.append(rid)
 
 
 def _lactate(snap: Snapshot, adv: Advice, out: Perfusion) -> None:
@@ -80,7 +94,7 @@ def _lactate(snap: Snapshot, adv: Advice, out: Perfusion) -> None:
         return
     earlier = [o for o in series[:-1] if minutes(latest.time - o.time) >= interval / 2]
     if not earlier:
-        adv.need(f"repeat lactate ({interval / 60:g} h after the last)")
+        adv.need(f"repeat lactate ({num(interval / 60)} h after the last)")
         return
     prev = earlier[-1]
     adv.use(prev, "mmol/L")
@@ -90,10 +104,16 @@ def _lactate(snap: Snapshot, adv: Advice, out: Perfusion) -> None:
         (prev.canonical - latest.canonical) / prev.canonical * 100.0 * (interval / span), 6
     )
     adv.cite(rid)
-    if fall_pct < adv.th(rid, "fall_min", "%"):
+    wanted = adv.th(rid, "fall_min", "%")
+    if fall_pct < wanted:
+        change = (
+            f"rising {num(rounded(-fall_pct, '%'))}%"
+            if fall_pct < 0
+            else f"falling only {num(rounded(fall_pct, '%'))}%"
+        )
         out.poor.append(
-            f"lactate {prev.value:g} -> {latest.value:g} mmol/L "
-            f"({fall_pct:.0f}% per {interval / 60:g} h)"
+            f"lactate {num(prev.canonical)} -> {num(latest.canonical)} mmol/L ({change} per "
+            f"{num(interval / 60)} h; a fall of {num(wanted)}% is expected)"
         )
         out.rules.append(rid)
 
@@ -106,7 +126,7 @@ def _capillary_refill(snap: Snapshot, adv: Advice, out: Perfusion) -> None:
     adv.use(latest, "s")
     adv.cite(rid)
     if latest.canonical > adv.th(rid, "crt_max", "s"):
-        out.poor.append(f"capillary refill {latest.canonical:g} s")
+        out.poor.append(f"capillary refill {num(latest.canonical)} s")
         out.rules.append(rid)
 
 

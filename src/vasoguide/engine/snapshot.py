@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..display import number_text, quantity_text, rounded
 from ..state import Event, Fluid, FluidResponsivenessTest, Infusion, Observation, PatientState
 from .advice import Advice, hhmm
 
@@ -17,6 +18,7 @@ __all__ = ["Snapshot", "minutes"]
 
 # Observation codes checked against plausibility bounds, with the bound that applies.
 _PLAUSIBLE_RULE = "data.implausible-values"
+_PRESSURES = ("map", "sbp", "dbp")
 
 
 def minutes(delta: timedelta) -> float:
@@ -32,6 +34,7 @@ class Pressure:
     time: datetime
     method: str | None
     derived: bool = False
+    reading: Observation | None = None  # the charted reading (None when derived)
 
 
 class Snapshot:
@@ -41,13 +44,17 @@ class Snapshot:
         self.lines = state.lines
         self.obs: dict[str, list[Observation]] = {}
         implausible: list[Observation] = []
+        self.implausible: dict[str, list[Observation]] = {}
+        later: list[datetime] = []
         bounds = _bounds(adv)
         for o in state.observations:
             if o.time > now:
+                later.append(o.time)
                 continue
             hi = bounds.get(o.code)
             if o.canonical < 0 or (hi is not None and (o.canonical >= hi or o.canonical <= 0)):
                 implausible.append(o)
+                self.implausible.setdefault(o.code, []).append(o)
                 continue
             self.obs.setdefault(o.code, []).append(o)
         for series in self.obs.values():
@@ -56,9 +63,23 @@ class Snapshot:
             adv.alert(
                 "IMPLAUSIBLE_VALUE",
                 "warning",
-                f"{o.code} {o.value:g} {o.unit} at {hhmm(o.time)} is outside the plausible range "
-                "and was not used.",
+                f"{o.code.upper() if o.code in _PRESSURES else o.code.replace('_', ' ')} "
+                f"{quantity_text(o.value, o.unit)} at {hhmm(o.time)} is outside the plausible "
+                "range and was not used.",
                 [_PLAUSIBLE_RULE],
+            )
+        later += [x.time for x in state.fluids if x.time > now]
+        later += [x.time for x in state.infusions if x.time > now]
+        later += [x.time for x in state.events if x.time > now]
+        later += [x.time for x in state.fluid_responsiveness if x.time > now]
+        if later:
+            # Never silently: a reading after "now" is a clock or charting problem worth seeing.
+            adv.alert(
+                "DATA_AFTER_ASSESSMENT_TIME",
+                "info",
+                f"{len(later)} item(s) timed after the assessment time (first at "
+                f"{hhmm(min(later))}) were not used: only data at or before {hhmm(now)} count.",
+                ["data.staleness"],
             )
         self.tests: list[FluidResponsivenessTest] = sorted(
             (t for t in state.fluid_responsiveness if t.time <= now), key=lambda t: t.time
@@ -73,7 +94,6 @@ class Snapshot:
             series_i.sort(key=lambda x: x.time)
 
         patient = state.patient
-        self.weight_kg: float | None = patient.weight.canonical if patient.weight else None
         if patient.age_years is not None:
             self.age_years: float | None = patient.age_years
         elif patient.age_days is not None:
@@ -85,11 +105,58 @@ class Snapshot:
             if patient.age_days is not None
             else (patient.age_years * 365.25 if patient.age_years is not None else None)
         )
+        self.weight_kg: float | None = None
+        if patient.weight is not None:
+            self.weight_kg = self._plausible_weight(patient.weight.canonical, adv)
+        self.line_extravasated = any(e.code == "extravasation" for e in self.events)
+
+    def _plausible_weight(self, kg: float, adv: Advice) -> float | None:
+        """The weight if plausible for the age (site bands); else flagged and not used.
+
+        The per-kg hard limit cannot catch a wrong weight (800 kg for 80 kg gives ten times
+        the rate at an ordinary per-kg dose), so the weight itself is checked against age.
+        """
+        band = _weight_band(self.age_years, adv)
+        low = adv.setting(f"plausible_weight_min_{band}", "kg")
+        high = adv.setting(f"plausible_weight_max_{band}", "kg")
+        if low <= kg <= high:
+            return kg
+        who = {"unknown": "any age", "adult": "an adult"}.get(band, f"an age of {band}")
+        adv.alert(
+            "IMPLAUSIBLE_VALUE",
+            "critical",
+            f"Weight {number_text(rounded(kg, 'kg'))} kg is implausible for {who} (site range "
+            f"{number_text(low)}-{number_text(high)} kg): not used; no weight-based dose or "
+            "rate rests on it. Check the weight and its unit.",
+            [_PLAUSIBLE_RULE],
+        )
+        adv.need("weight (plausible for the age)")
+        return None
+
+    def is_neonate(self, adv: Advice) -> bool:
+        return self.age_days is not None and self.age_days < adv.setting(
+            "neonatal_age_below", "d"
+        )
 
     # -- reading the series ----------------------------------------------------------------
     def latest(self, code: str) -> Observation | None:
+        """The latest reading; for a pressure, an arterial one in the same minute wins.
+
+        Charted ICU data often hold a cuff and an arterial value in one minute; taking
+        whichever sorts last made decisions flip across a threshold.
+        """
         series = self.obs.get(code)
-        return series[-1] if series else None
+        if not series:
+            return None
+        last = series[-1]
+        if code in _PRESSURES and last.method != "arterial":
+            minute = last.time.replace(second=0, microsecond=0)
+            for o in reversed(series):
+                if o.time < minute:
+                    break
+                if o.method == "arterial":
+                    return o
+        return last
 
     def series(self, code: str) -> list[Observation]:
         return self.obs.get(code, [])
@@ -104,18 +171,27 @@ class Snapshot:
         if measure == "map" and adv.setting("derive_map_from_sbp_dbp"):
             derived = self._derived_map()
         if latest is not None and (derived is None or latest.time >= derived.time):
-            return Pressure(measure, latest.canonical, latest.time, latest.method)
+            return Pressure(measure, latest.canonical, latest.time, latest.method, False, latest)
         return derived
 
     def _derived_map(self) -> Pressure | None:
-        dbps = {o.time: o for o in self.series("dbp")}
+        # Pair SBP and DBP of the same time and method; an arterial pair in the same minute as
+        # the latest pair wins over a cuff pair (as for charted readings).
+        dbps = {(o.time, o.method): o for o in self.series("dbp")}
+        found: Pressure | None = None
         for sbp in reversed(self.series("sbp")):
-            dbp = dbps.get(sbp.time)
-            if dbp is not None:
-                value = dbp.canonical + (sbp.canonical - dbp.canonical) / 3.0
-                method = sbp.method if sbp.method == dbp.method else None
-                return Pressure("map", value, sbp.time, method, derived=True)
-        return None
+            if found is not None and sbp.time < found.time.replace(second=0, microsecond=0):
+                break
+            dbp = dbps.get((sbp.time, sbp.method))
+            if dbp is None:
+                continue
+            value = dbp.canonical + (sbp.canonical - dbp.canonical) / 3.0
+            pair = Pressure("map", value, sbp.time, sbp.method, derived=True)
+            if found is None:
+                found = pair
+            if sbp.method == "arterial":
+                return pair
+        return found
 
     def pressures_since(self, measure: str, since: datetime) -> list[Observation]:
         """Readings after `since`, plus the one in force at `since` (first in the list)."""
@@ -123,6 +199,18 @@ class Snapshot:
         before = [o for o in series if o.time <= since]
         after = [o for o in series if o.time > since]
         return ([before[-1]] if before else []) + after
+
+
+def _weight_band(age_years: float | None, adv: Advice) -> str:
+    if age_years is None:
+        return "unknown"
+    if age_years < 1:
+        return "infant"
+    if age_years < adv.setting("adolescent_age_from", "a"):
+        return "child"
+    if age_years < adv.setting("pediatric_age_below", "a"):
+        return "adolescent"
+    return "adult"
 
 
 def _bounds(adv: Advice) -> dict[str, float]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..display import number_text as num
+from ..display import unit_text
 from .advice import Advice
 from .snapshot import Snapshot
 
@@ -26,15 +28,24 @@ class Goal:
     low: float
     high: float | None
     basis: list[str]
+    # A hypotension floor that is not a treatment target (Phoenix MAP bands in infants):
+    # at or below `low` is hypotension needing a decision; there is no band to aim for.
+    floor_only: bool = False
 
-    def as_dict(self) -> dict[str, object]:
-        return {
+    def is_below(self, value: float) -> bool:
+        return value <= self.low if self.floor_only else value < self.low
+
+    def as_dict(self, also: list[Goal] | None = None) -> dict[str, object]:
+        out: dict[str, object] = {
             "measure": self.measure,
             "low": self.low,
             "high": self.high,
             "unit": MMHG,
             "basis": self.basis,
         }
+        if also:
+            out["also"] = [g.as_dict() for g in also]
+        return out
 
 
 @dataclass(slots=True)
@@ -42,14 +53,17 @@ class TargetChoice:
     primary: Goal | None
     secondary: list[Goal] = field(default_factory=list)
     permissive: bool = False  # bleeding-trauma band: below it is hypotension, within it is not
+    floor: Goal | None = None  # no target, but a sourced hypotension floor (infants)
 
     @property
     def rules(self) -> list[str]:
         return self.primary.basis if self.primary else []
 
 
-def _target(measure: str, low: float, high: float | None, basis: list[str]) -> Goal:
-    return Goal(measure, low, high, basis)
+def _target(
+    measure: str, low: float, high: float | None, basis: list[str], floor_only: bool = False
+) -> Goal:
+    return Goal(measure, low, high, basis, floor_only)
 
 
 def choose_target(snap: Snapshot, adv: Advice, pediatric: bool) -> TargetChoice:
@@ -61,7 +75,8 @@ def choose_target(snap: Snapshot, adv: Advice, pediatric: bool) -> TargetChoice:
         adv.cite("target.clinician-set")
         low = convert(t.low, t.unit, MMHG)
         high = convert(t.high, t.unit, MMHG) if t.high is not None else None
-        adv.use_value("target", f"{t.measure} {t.low:g}-{t.high or ''} {t.unit}", note=t.reason)
+        band = num(t.low) + (f"-{num(t.high)}" if t.high is not None else "+")
+        adv.use_value("target", f"{t.measure} {band} {unit_text(t.unit)}", note=t.reason)
         return TargetChoice(_target(t.measure, low, high, ["target.clinician-set"]))
     neuro = ctx.traumatic_brain_injury is True or ctx.spinal_cord_injury is True
     # The neurotrauma targets are written for adults and adolescents (BTF: from age 15).
@@ -98,10 +113,14 @@ def _septic_target(snap: Snapshot, adv: Advice) -> TargetChoice:
         if adv.setting("older_adult_target") == "ssc2026":
             low = lower
             basis.append(older)
-            text = f"Lower target {lower:g} mmHg applied for age {age:g} (site setting: SSC 2026)."
+            text = (
+                f"Lower target {num(lower)} mmHg applied for age {num(age)} (site setting: "
+                "SSC 2026)."
+            )
         else:
             text = (
-                f"Age {age:g}: a MAP target of {lower:g}-{upper:g} mmHg is acceptable in patients "
+                f"Age {num(age)}: a MAP target of {num(lower)}-{num(upper)} mmHg is acceptable in "
+                "patients "
                 "aged 65 or over (SSC 2026, conditional; 65 trial). Older age does not call for a "
                 "higher target."
             )
@@ -204,11 +223,56 @@ def _btf_sbp_target(snap: Snapshot, adv: Advice) -> Goal | None:
 
 
 def _pediatric_target(snap: Snapshot, adv: Advice) -> TargetChoice:
-    rid = "target.pediatric-sbp"
+    """Children: PALS SBP (1-10 y) when an SBP is charted, else the 5th-percentile MAP (1-17 y).
+
+    Under 1 year no sourced target exists: the Phoenix Sepsis Score's MAP bands mark
+    hypotension that needs a decision, and a clinician-set target is asked for.
+    """
     age = snap.age_years
-    if age is not None and adv.th(rid, "age_min", "a") <= age <= adv.th(rid, "age_max", "a"):
-        low = adv.th(rid, "sbp_base", MMHG) + adv.th(rid, "sbp_per_year", MMHG) * int(age)
-        return TargetChoice(_target("sbp", low, None, [rid]))
-    adv.cite(rid)
+    sbp_rid, map_rid = "target.pediatric-sbp", "target.pediatric-map-percentile"
+    if age is None:
+        adv.cite(sbp_rid)
+        adv.need("context.target (a clinician-set pressure target for this age)")
+        return TargetChoice(None)
+    years = int(age)
+    in_sbp_ages = adv.th(sbp_rid, "age_min", "a") <= age <= adv.th(sbp_rid, "age_max", "a")
+    has_map = snap.latest("map") is not None or snap.pressure("map", adv) is not None
+    if in_sbp_ages and (snap.latest("sbp") is not None or not has_map):
+        low = adv.th(sbp_rid, "sbp_base", MMHG) + adv.th(sbp_rid, "sbp_per_year", MMHG) * years
+        return TargetChoice(_target("sbp", low, None, [sbp_rid]))
+    if adv.th(map_rid, "age_min", "a") <= age < adv.th(map_rid, "age_below", "a"):
+        p5 = adv.th(map_rid, "map5_base", MMHG) + adv.th(map_rid, "map_per_year", MMHG) * years
+        p50 = adv.th(map_rid, "map50_base", MMHG) + adv.th(map_rid, "map_per_year", MMHG) * years
+        adv.alert(
+            "INDIVIDUALIZE_TARGET",
+            "info",
+            f"Age {years}: 5th-percentile MAP {num(p5)} mmHg is the default floor; a clinician may "
+            f"set a target up to the 50th percentile ({num(p50)} mmHg) in context.target (the "
+            "paediatric SSC makes no recommendation between them).",
+            [map_rid],
+        )
+        return TargetChoice(_target("map", p5, None, [map_rid]))
+    return _infant_floor(snap, adv)
+
+
+def _infant_floor(snap: Snapshot, adv: Advice) -> TargetChoice:
+    """Under 1 year: Phoenix MAP bands as a hypotension floor, never as a target."""
+    rid = "target.infant-phoenix-map"
     adv.need("context.target (a clinician-set pressure target for this age)")
-    return TargetChoice(None)
+    days, years = snap.age_days, snap.age_years
+    if days is None or years is None or years >= adv.th(rid, "age_below", "a"):
+        adv.cite("target.pediatric-sbp")
+        return TargetChoice(None)
+    young = days < adv.th(rid, "neonate_age_below", "d")
+    band = "under 1 month" if young else "1-11 months"
+    one = adv.th(rid, "map_1pt_max_neonate" if young else "map_1pt_max_infant", MMHG)
+    two = adv.th(rid, "map_2pt_max_neonate" if young else "map_2pt_max_infant", MMHG)
+    adv.alert(
+        "INDIVIDUALIZE_TARGET",
+        "warning",
+        f"No sourced MAP target under 1 year: set one (context.target). The Phoenix Sepsis Score "
+        f"marks MAP {num(one)} mmHg or less ({band}) as cardiovascular dysfunction (2 points at "
+        f"{num(two)} or less); it is a floor for a decision, not a target.",
+        [rid],
+    )
+    return TargetChoice(None, floor=_target("map", one, None, [rid], floor_only=True))

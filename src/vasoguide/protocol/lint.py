@@ -96,6 +96,36 @@ _EXPECT_KEYS = {
 }
 
 
+# Settings that must keep an order whatever a site chooses: (lower, higher).
+_ORDERED_SETTINGS = (
+    ("hard_limit_weight", "unit_suspect_weight"),
+    ("unit_suspect_low_weight", "abrupt_stop_above"),
+    ("hard_limit_fixed", "unit_suspect_fixed"),
+    ("life_threatening_map", "default_map_target"),
+    ("neonatal_age_below", "pediatric_age_below"),
+    ("adolescent_age_from", "pediatric_age_below"),
+    ("pediatric_max_dose", "hard_limit_weight"),
+)
+
+
+def _setting_order_problems(p: Protocol) -> list[str]:
+    out: list[str] = []
+    for low_key, high_key in _ORDERED_SETTINGS:
+        low, high = p.settings.get(low_key), p.settings.get(high_key)
+        if low is None or high is None or low.unit is None or high.unit is None:
+            continue
+        try:
+            lo = p.setting(low_key, low.unit)
+            hi = p.setting(high_key, low.unit)
+        except Exception:  # unit mismatch is reported by the unit lint
+            continue
+        if not lo < hi:
+            out.append(
+                f"settings › {low_key}: {lo:g} must be below {high_key} ({hi:g} {low.unit})"
+            )
+    return out
+
+
 def lint(p: Protocol) -> list[str]:
     """Every problem in the knowledge base, each with its path; empty when it is sound."""
     out: list[str] = []
@@ -109,8 +139,20 @@ def lint(p: Protocol) -> list[str]:
             out.append(f"settings › {key} › unit: unknown unit {s.unit!r}")
         if s.choices is not None and s.value not in s.choices:
             out.append(f"settings › {key} › value: {s.value!r} is not one of {s.choices}")
-        if isinstance(s.value, float | int) and not isinstance(s.value, bool) and s.unit is None:
+        number = isinstance(s.value, float | int) and not isinstance(s.value, bool)
+        if number and s.unit is None:
             out.append(f"settings › {key} › unit: a number needs a unit ('1' if none)")
+        if number and s.range is None:
+            out.append(f"settings › {key} › range: a number needs the range a site may choose")
+        if number and s.range is not None:
+            lo, hi = s.range
+            value = float(s.value)
+            if not lo <= value <= hi:  # also refuses NaN
+                out.append(
+                    f"settings › {key} › value: {s.value!r} is outside the allowed range "
+                    f"{lo:g}-{hi:g} {s.unit or ''}".rstrip()
+                )
+    out += _setting_order_problems(p)
     cited: set[str] = {c.source for r in p.rules.values() for c in r.citations}
     cited |= {t.source for r in p.rules.values() for t in r.thresholds.values() if t.source}
     for sid in sorted(set(p.sources) - cited):

@@ -113,6 +113,9 @@ class Setting(BaseModel):
     value: float | bool | str
     unit: str | None = None
     choices: list[str] | None = None
+    # The values a site may choose, in `unit`: a sanity bound on configuration (a negative
+    # concentration or titration interval is refused), not a clinical recommendation.
+    range: tuple[float, float] | None = None
     affects: list[str] = Field(min_length=1)
     why: str = Field(min_length=10)
     convention: Literal["local"] = "local"
