@@ -8,6 +8,7 @@ produced (INSUFFICIENT_DATA included), 2 the input is not valid (the message nam
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -118,13 +119,14 @@ def _state_from_fhir(text: str, notes: list[str]) -> Any:
     return state
 
 
-@app.command()
+@app.command(context_settings={"ignore_unknown_options": True})
 def dose(
-    value: Annotated[float, typer.Argument(help="Dose or rate value, e.g. 0.1")],
+    value: Annotated[str, typer.Argument(help="Dose or rate value, e.g. 0.1", metavar="VALUE")],
     unit: Annotated[str, typer.Argument(help="ug/kg/min, mcg/min, mL/h, mg/kg/h ...")],
     weight: Annotated[str | None, typer.Option(help="Body weight, e.g. 80kg or 176lb.")] = None,
     concentration: Annotated[
-        str | None, typer.Option(help="Concentration of base, e.g. 32ug/mL or 4mg/250mL.")
+        str | None,
+        typer.Option(help="Concentration of base, e.g. 32ug/mL or \"8 mg/250 mL\"."),
     ] = None,
     salt: Annotated[
         bool, typer.Option("--salt", help="The concentration is tartrate salt.")
@@ -133,16 +135,17 @@ def dose(
     kb: KbOpt = None,
     site: SiteOpt = None,
 ) -> None:
-    """Convert a norepinephrine dose or pump rate, and check it against the protocol's limits."""
-    from .dosing import check_limits, convert_dose
+    """Convert a norepinephrine dose or pump rate, and check it like a pump's drug library."""
+    from .dosing import check_conversion, convert_dose
     from .quantity_text import parse_concentration, parse_weight
 
     protocol = _protocol(kb, site)
     try:
+        number = _number(value, "dose")
         weight_kg = parse_weight(weight) if weight else None
         conc = parse_concentration(concentration) if concentration else None
         result = convert_dose(
-            value,
+            number,
             unit,
             weight_kg=weight_kg,
             concentration=conc,
@@ -151,20 +154,10 @@ def dose(
         )
     except (DoseError, InputError) as exc:
         _fail(str(exc))
-    check = (
-        check_limits(protocol, ug_kg_min=result.ug_kg_min)
-        if result.ug_kg_min is not None
-        else check_limits(protocol, ug_min=result.ug_min)
-    )
+    check = check_conversion(protocol, result)
     if as_json:
         doc = {
-            "ug_kg_min": result.ug_kg_min,
-            "ug_min": result.ug_min,
-            "ml_h": result.ml_h,
-            "ml_min": result.ml_min,
-            "weight_kg": result.weight_kg,
-            "concentration_ug_ml": result.concentration_ug_ml,
-            "concentration_basis": "base",
+            **result.as_json(),
             "limit": {"level": check.level, "message": check.message, "rule": check.rule},
         }
         typer.echo(json.dumps(doc, indent=2))
@@ -172,6 +165,19 @@ def dose(
     from .report import print_dose
 
     print_dose(result, check, salt)
+
+
+def _number(text: str, field: str) -> float:
+    """A finite number typed on the command line ("-0.1" is a number, not an option)."""
+    try:
+        number = float(text)
+    except ValueError:
+        raise InputError(field, f"{text!r} is not a number") from None
+    if not math.isfinite(number):
+        raise InputError(field, f"{text!r} is not a finite number")
+    if number < 0:
+        raise InputError(field, f"{text} is negative: a dose or rate is zero or more")
+    return number
 
 
 @protocol_app.command("show")
@@ -208,18 +214,29 @@ def protocol_check(
 
     try:
         protocol = load_protocol(kb, site)
+        # A rule's examples state what the rule does under the knowledge base's own defaults
+        # (a site's concentration changes every rate): they run under those defaults, and
+        # the site file is validated above (schema, ranges, order) like the knowledge base.
+        defaults = load_protocol(kb, None) if site is not None else protocol
     except ProtocolError as exc:
         for problem in exc.problems:
             typer.echo(f"problem: {problem}")
         typer.echo(f"{len(exc.problems)} problem(s)")
         raise typer.Exit(1) from None
+    except OSError as exc:
+        _fail(f"cannot read the knowledge base: {exc}")
     failures = 0
     count = 0
+    if site is not None:
+        typer.echo(
+            f"site file {site}: valid ({', '.join(protocol.ref.overrides) or 'no overrides'}); "
+            "rule examples run under the knowledge base's default settings"
+        )
     if run_examples:
-        for rid, rule in protocol.rules.items():
+        for rid, rule in defaults.rules.items():
             for example in rule.examples:
                 count += 1
-                for p in check_example(protocol, rid, example):
+                for p in check_example(defaults, rid, example):
                     failures += 1
                     typer.echo(f"problem: rules › {rid} › examples › {example.name}: {p}")
     typer.echo(
@@ -243,9 +260,8 @@ def protocol_trace(
     from .protocol import load_protocol
     from .traceability import traceability_markdown
 
-    text = traceability_markdown(
-        load_protocol(), seed.read_text(encoding="utf-8") if seed else None
-    )
+    seed_text = _read_text(str(seed)) if seed else None
+    text = traceability_markdown(load_protocol(), seed_text)
     if out is None:
         typer.echo(text)
     else:

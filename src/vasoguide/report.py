@@ -12,23 +12,53 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .display import number_text, quantity_text, rounded, unit_text
+
 if TYPE_CHECKING:
-    from .assessment import Assessment, OutQuantity
+    from .assessment import Assessment, OutQuantity, Target
     from .dosing import DoseConversion, LimitCheck
     from .protocol import Protocol
 
-__all__ = ["print_assessment", "print_dose", "print_protocol", "show_unit"]
+__all__ = [
+    "input_text",
+    "print_assessment",
+    "print_dose",
+    "print_protocol",
+    "show_unit",
+    "target_text",
+]
 
 _SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def show_unit(unit: str) -> str:
-    """UCUM to the spelling clinicians read: ug -> mcg, mm[Hg] -> mmHg."""
-    return unit.replace("ug", "mcg").replace("mm[Hg]", "mmHg")
+    """UCUM to the spelling clinicians read: ug -> mcg, mm[Hg] -> mmHg (display.unit_text)."""
+    return unit_text(unit)
 
 
 def _q(q: OutQuantity | None) -> str:
-    return "" if q is None else f"{q.value:g} {show_unit(q.unit)}"
+    # The JSON number written as it is (display.py): surfaces never round again.
+    return "" if q is None else quantity_text(q.value, q.unit)
+
+
+def target_text(t: Target) -> str:
+    """ "target MAP 80+ mmHg and SBP 110+ mmHg", from the Assessment's target."""
+    band = number_text(t.low) + (f"-{number_text(t.high)}" if t.high is not None else "+")
+    text = f"target {t.measure.upper()} {band} mmHg"
+    for extra in t.also:
+        more = number_text(extra.low) + (
+            f"-{number_text(extra.high)}" if extra.high is not None else "+"
+        )
+        text += f" and {extra.measure.upper()} {more} mmHg"
+    return text
+
+
+def input_text(value: float | str | bool | None, unit: str | None) -> str:
+    if isinstance(value, float) and unit:
+        return quantity_text(rounded(value, unit), unit)
+    if isinstance(value, float):
+        return number_text(value)
+    return f"{value}" + (f" {unit_text(unit)}" if unit else "")
 
 
 def _console() -> Console:
@@ -39,12 +69,7 @@ def _console() -> Console:
 
 def print_assessment(a: Assessment) -> None:
     con = _console()
-    target = ""
-    if a.target is not None:
-        band = f"{a.target.low:g}" + (f"-{a.target.high:g}" if a.target.high is not None else "+")
-        target = f"target {a.target.measure.upper()} {band} mmHg"
-        for extra in a.secondary_targets:
-            target += f"; also {extra.measure.upper()} >= {extra.low:g}"
+    target = target_text(a.target) if a.target is not None else "no target"
     head = Text(a.decision.replace("_", " "), style="bold")
     head.append(f"\n{target}\n", style="")
     head.append(a.summary)
@@ -75,7 +100,7 @@ def print_assessment(a: Assessment) -> None:
     if a.inputs:
         t = Table("input", "value", "time", "note", title="Inputs used")
         for i in a.inputs:
-            value = f"{i.value}" + (f" {show_unit(i.unit)}" if i.unit else "")
+            value = input_text(i.value, i.unit)
             when = f"{i.time:%H:%M}" if i.time else ""
             t.add_row(i.code, value, when, i.note or (i.method or ""))
         con.print(t)
@@ -107,9 +132,7 @@ def print_dose(d: DoseConversion, check: LimitCheck, salt: bool) -> None:
     for label, text in d.lines():
         t.add_row(label, text)
     if d.weight_kg is not None:
-        t.add_row("weight", f"{d.weight_kg:.4g} kg")
-    if salt:
-        t.add_row("note", "salt concentration converted to base with the protocol's factor")
+        t.add_row("weight", quantity_text(d.weight_kg, "kg"))
     con.print(t)
     style = {"ok": "green", "high": "yellow"}.get(check.level, "bold red")
     con.print(Text(f"{check.level}: {check.message} ({check.rule})", style=style))
@@ -137,7 +160,7 @@ def print_protocol(p: Protocol, rule_id: str | None) -> None:
     body = Text(f"{r.statement}\n\n", style="")
     body.append(f"Source: {b.source}\n")
     for name, th in r.thresholds.items():
-        body.append(f"  {name}: {th.value:g} {show_unit(th.unit)} ({th.kind})\n")
+        body.append(f"  {name}: {quantity_text(th.value, th.unit)} ({th.kind})\n")
     for key in r.settings:
         st = p.settings[key]
         body.append(f"  setting {key} = {st.value} {st.unit or ''} (local convention)\n")

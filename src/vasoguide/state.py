@@ -8,11 +8,12 @@ are refused, so a misspelt flag (`traumatic_brain_injry`) is an error, never sil
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, timezone, tzinfo
+from datetime import UTC, datetime, timezone, tzinfo
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -109,6 +110,19 @@ FluidType = Literal[
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+# Clinical data are timed between these years. Why a bound at all: a time near year 1 or 9999
+# overflows when re-expressed in the assessment's offset, and no ICU record is that far away.
+_YEAR_MIN, _YEAR_MAX = 1900, 2200
+
+
+def _plausible_year(t: datetime) -> datetime:
+    if not _YEAR_MIN <= t.year <= _YEAR_MAX:
+        raise ValueError(f"year {t.year} is outside {_YEAR_MIN}-{_YEAR_MAX}")
+    return t
+
+
+ClinicalTime = Annotated[AwareDatetime, AfterValidator(_plausible_year)]
 
 
 class Quantity(BaseModel):
@@ -249,8 +263,8 @@ class Observation(BaseModel):
     code: ObservationCode
     value: FiniteFloat
     unit: str = Field(default="", max_length=40)
-    time: AwareDatetime
-    start: AwareDatetime | None = None
+    time: ClinicalTime
+    start: ClinicalTime | None = None
     method: Literal["arterial", "noninvasive"] | None = None
     @cached_property
     def canonical(self) -> float:
@@ -293,7 +307,7 @@ class FluidResponsivenessTest(BaseModel):
         "other",
     ]
     result: Literal["responsive", "unresponsive", "indeterminate"]
-    time: AwareDatetime
+    time: ClinicalTime
 
 
 class Fluid(BaseModel):
@@ -301,7 +315,7 @@ class Fluid(BaseModel):
     type: FluidType
     volume: Volume | None = None
     units: Annotated[float, Field(gt=0, le=200)] | None = None
-    time: AwareDatetime
+    time: ClinicalTime
 
     @model_validator(mode="after")
     def _volume_or_units(self) -> Fluid:
@@ -319,7 +333,7 @@ class Infusion(BaseModel):
     concentration: Concentration | None = None
     concentration_basis: Literal["base", "salt"] | None = None
     route: Literal["central", "peripheral", "intraosseous"] | None = None
-    time: AwareDatetime
+    time: ClinicalTime
 
     @model_validator(mode="after")
     def _dose_unit_fits_drug(self) -> Infusion:
@@ -357,14 +371,14 @@ class Lines(BaseModel):
 class Event(BaseModel):
     model_config = _STRICT
     code: Literal["extravasation"]
-    time: AwareDatetime
+    time: ClinicalTime
 
 
 class PatientState(BaseModel):
     """Everything the engine may know about one patient at `time` ("now")."""
 
     model_config = _STRICT
-    time: AwareDatetime
+    time: ClinicalTime
     patient: Patient = Field(default_factory=Patient)
     context: Context = Field(default_factory=Context)
     observations: list[Observation] = Field(default_factory=list, max_length=100_000)

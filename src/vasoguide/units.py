@@ -271,11 +271,26 @@ def _dose_basis_pint(unit: str, field: str) -> tuple[DoseBasis, float]:
     raise UnitError(field, unit, "a dose unit (ug/kg/min, ug/min, U/min or mL/h)")
 
 
+# "mg/250 mL", as printed on a bag: an amount per a stated volume.
+_PER_VOLUME = re.compile(r"^\s*(.+?)\s*/\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*$")
+
+
 def concentration_factor(unit: str, field: str = "unit") -> tuple[str, float]:
-    """Classify a drug concentration: ('mass', factor to ug/mL) or ('activity', factor to U/mL)."""
+    """Classify a drug concentration: ('mass', factor to ug/mL) or ('activity', factor to U/mL).
+
+    A unit with a numbered volume ("mg/250 mL", as a bag label reads) is the amount per that
+    volume: 8 "mg/250 mL" is 32 ug/mL.
+    """
     hit = _table["concentration"].get(unit)
     if hit is not None:
         return str(hit[0]), float(hit[1])
+    bag = _PER_VOLUME.match(unit)
+    if bag is not None:
+        volume = float(bag.group(2))
+        if volume <= 0:
+            raise UnitError(field, unit, "a concentration with a positive volume (mg/250 mL)")
+        measure, value = concentration_factor(f"{bag.group(1)}/{bag.group(3)}", field)
+        return measure, value / volume
     measure, value = _concentration_pint(unit, field)
     _record("concentration", unit, [measure, value])
     return measure, value

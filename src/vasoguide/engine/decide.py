@@ -121,6 +121,7 @@ class _Decider:
         self._abrupt_stop()
         self._certainty(decision)
         self._bleeding(decision)
+        self._data_after_now()
         return adv.build(
             decision,
             self.choice.primary,
@@ -538,6 +539,19 @@ class _Decider:
                 "hypotension; taper "
                 "rather than stop.",
                 ["pitfall.no-abrupt-stop"],
+            )
+
+    def _data_after_now(self) -> None:
+        later = self.snap.later
+        if later:
+            # Never silently: a reading after "now" is a clock or charting problem worth seeing.
+            self.adv.alert(
+                "DATA_AFTER_ASSESSMENT_TIME",
+                "info",
+                f"{len(later)} item(s) timed after the assessment time (first at "
+                f"{hhmm(min(later))}) were not used: only data at or before "
+                f"{hhmm(self.snap.now)} count.",
+                ["data.staleness"],
             )
 
     def _certainty(self, decision: str) -> None:

@@ -78,7 +78,7 @@ def _with_rate(
     limit = adv.setting("max_pump_rate", "mL/h")
     if rate > limit:
         adv.alert(
-            "RATE_IMPLAUSIBLE",
+            "IMPLAUSIBLE_VALUE",
             "critical",
             f"{num(shown)} {shown_unit(unit)} at {num(ug_ml)} mcg/mL would be {num(rate)} mL/h, "
             f"beyond the pump limit of {num(limit)} mL/h (site setting): check the weight, the "

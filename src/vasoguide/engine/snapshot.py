@@ -72,15 +72,7 @@ class Snapshot:
         later += [x.time for x in state.infusions if x.time > now]
         later += [x.time for x in state.events if x.time > now]
         later += [x.time for x in state.fluid_responsiveness if x.time > now]
-        if later:
-            # Never silently: a reading after "now" is a clock or charting problem worth seeing.
-            adv.alert(
-                "DATA_AFTER_ASSESSMENT_TIME",
-                "info",
-                f"{len(later)} item(s) timed after the assessment time (first at "
-                f"{hhmm(min(later))}) were not used: only data at or before {hhmm(now)} count.",
-                ["data.staleness"],
-            )
+        self.later = later  # reported last (decide.py), so that it changes nothing else
         self.tests: list[FluidResponsivenessTest] = sorted(
             (t for t in state.fluid_responsiveness if t.time <= now), key=lambda t: t.time
         )

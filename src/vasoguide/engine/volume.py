@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..display import number_text as num
+from ..display import rounded
 from .advice import Advice, Item, hhmm
 from .snapshot import Snapshot, minutes
 
@@ -81,7 +82,7 @@ def _volume_given(
         return VolumeJudgement(None, f"weight unknown: {what} per kg unknown", [rid])
     enough = ml_kg >= adv.th(rid, threshold, "mL/kg")
     return VolumeJudgement(
-        True if enough else None, f"{num(ml_kg)} mL/kg {what} given", [rid], ml_kg
+        True if enough else None, f"{num(rounded(ml_kg, 'mL/kg'))} mL/kg {what} given", [rid], ml_kg
     )
 
 

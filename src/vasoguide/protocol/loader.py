@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import pickle
 import sys
@@ -205,18 +206,15 @@ def _build(raw: dict[str, Any], site: dict[str, Any] | None) -> Protocol:
     }
     settings_raw = dict(raw.get("settings") or {})
     overrides: list[str] = []
-    for key, value in (site or {}).get("settings", {}).items():
+    for key, value in _site_settings(site, problems).items():
         if key not in settings_raw:
             problems.append(f"site file › settings › {key}: no such site setting")
             continue
         base = dict(settings_raw[key])
         old = base.get("value")
-        if isinstance(old, bool) != isinstance(value, bool) or (
-            isinstance(old, str) != isinstance(value, str)
-        ):
-            problems.append(
-                f"site file › settings › {key}: {value!r} is not of the type of {old!r}"
-            )
+        problem = _site_value_problem(value, old, base.get("range"), base.get("unit"))
+        if problem:
+            problems.append(f"site file › settings › {key}: {problem}")
             continue
         base["value"] = value
         settings_raw[key] = base
@@ -250,14 +248,66 @@ def _build(raw: dict[str, Any], site: dict[str, Any] | None) -> Protocol:
     return protocol
 
 
+def _site_settings(site: Any, problems: list[str]) -> dict[str, Any]:
+    """The `settings` mapping of a site file, or {} with the problem recorded."""
+    if site is None:
+        return {}
+    if not isinstance(site, dict):
+        problems.append("site file: must be a mapping with a `settings:` section")
+        return {}
+    for key in site:
+        if key != "settings":
+            problems.append(f"site file › {key}: unknown section (only `settings`)")
+    settings = site.get("settings") or {}
+    if not isinstance(settings, dict):
+        problems.append("site file › settings: must be a mapping of setting: value")
+        return {}
+    return settings
+
+
+def _site_value_problem(value: Any, old: Any, allowed: Any, unit: str | None) -> str | None:
+    """Why a site's value cannot replace the default `old`, or None when it can."""
+    number = isinstance(old, int | float) and not isinstance(old, bool)
+    if number:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{value!r} is not a number (the default is {old!r} {unit or ''})".rstrip()
+        if not math.isfinite(value):
+            return f"{value!r} is not a finite number"
+        if isinstance(allowed, list | tuple) and len(allowed) == 2:
+            lo, hi = allowed
+            if not lo <= value <= hi:
+                return f"{value!r} is outside the allowed range {lo}-{hi} {unit or ''}".rstrip()
+        return None
+    if type(old) is not type(value):
+        return f"{value!r} is not of the type of {old!r}"
+    return None
+
+
 def load_protocol(kb_dir: Path | str | None = None, site: Path | str | None = None) -> Protocol:
     """Load, validate and lint a knowledge base; ProtocolError lists every problem with its path."""
     if kb_dir is None and site is None:
         return _default_protocol()
     kb = Path(kb_dir) if kb_dir is not None else DEFAULT_KB
     raw = read_raw(kb)
-    site_doc = _read_yaml(Path(site)) if site is not None else None
+    site_doc = _read_site(Path(site)) if site is not None else None
     return _build(raw, site_doc)
+
+
+def _read_site(path: Path) -> Any:
+    """A site file's YAML; ProtocolError names the file and the line of a syntax error."""
+    try:
+        return _read_yaml(path)
+    except OSError as exc:
+        raise ProtocolError([f"site file {path}: cannot read ({exc.strerror or exc})"]) from None
+    except UnicodeDecodeError:
+        raise ProtocolError([f"site file {path}: not UTF-8 text"]) from None
+    except Exception as exc:  # yaml.YAMLError; yaml is imported lazily
+        if not type(exc).__module__.startswith("yaml"):
+            raise
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise ProtocolError([f"site file {path}{where}: not valid YAML: {problem}"]) from None
 
 
 @lru_cache(maxsize=1)
