@@ -157,3 +157,91 @@ def test_published_json_schemas_are_current() -> None:
         assert json.loads(committed) == json.loads(run("schema", doc).stdout), (
             f"regenerate: vasoguide schema {doc} > docs/schema/{name}.schema.json"
         )
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-0.1", "abc"])
+def test_dose_refuses_what_is_not_a_dose(value: str) -> None:
+    done = run("dose", value, "ug/kg/min", "--weight", "80kg", "--concentration", "16ug/mL")
+    assert done.returncode == 2, done.stdout
+    assert "dose" in done.stderr and "Traceback" not in done.stderr
+    assert "ok" not in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["15000", "mL/h", "--weight", "80kg", "--concentration", "16ug/mL"], "implausible"),
+        (["0.1", "ug/kg/min", "--weight", "800kg", "--concentration", "16ug/mL"], "weight 800"),
+        (["0.1", "ug/kg/min", "--weight", "80g", "--concentration", "16ug/mL"], "weight 0.08"),
+    ],
+)
+def test_dose_checks_rate_and_weight_like_a_pump_library(args: list[str], words: str) -> None:
+    done = run("dose", *args, "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["limit"]["level"] == "implausible"
+    assert words in doc["limit"]["message"]
+
+
+def test_dose_salt_is_shown_as_entered_and_as_base() -> None:
+    done = run("dose", "0.1", "ug/kg/min", "--weight", "80kg", "--concentration", "32ug/mL",
+               "--salt", "--json")
+    doc = json.loads(done.stdout)
+    assert doc["concentration_entered_ug_ml"] == 32
+    assert doc["concentration_entered_basis"] == "salt"
+    assert doc["concentration_basis"] == "base" and doc["concentration_ug_ml"] < 32
+    text = run("dose", "0.1", "ug/kg/min", "--weight", "80kg", "--concentration", "32ug/mL",
+               "--salt").stdout
+    assert f"{doc['concentration_ug_ml']:g} mcg/mL base" in text
+    assert "32 mcg/mL tartrate salt" in text
+    assert "(salt)" not in text
+
+
+@pytest.mark.parametrize("bag", ["8 mg/250 mL", "8mg/250mL", "8 mg / 250 mL"])
+def test_dose_takes_a_concentration_as_typed_on_a_bag(bag: str) -> None:
+    doc = json.loads(run("dose", "15", "mL/h", "--concentration", bag, "--json").stdout)
+    assert doc["concentration_ug_ml"] == 32
+    assert doc["ug_min"] == 8
+
+
+def test_a_bag_label_unit_is_accepted_in_a_patient_state() -> None:
+    state = {
+        "time": "2026-03-01T08:00:00Z",
+        "patient": {"age_years": 60, "weight": {"value": 80, "unit": "kg"}},
+        "infusions": [{"drug": "norepinephrine", "dose": {"value": 15, "unit": "mL/h"},
+                       "concentration": {"value": 8, "unit": "mg/250 mL"},
+                       "time": "2026-03-01T07:00:00Z"}],
+    }
+    done = run("assess", "-", "--json", stdin=json.dumps(state))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["norepinephrine"]["dose_ug_kg_min"] == 0.1
+
+
+@pytest.mark.parametrize(
+    ("site", "words"),
+    [
+        ("settings:\n  default_concentration: -16\n", "default_concentration: -16 is outside"),
+        ("settings:\n  titration_interval: -5\n", "titration_interval: -5 is outside"),
+        ("settings:\n  titration_interval: .nan\n", "titration_interval: nan is not a finite"),
+        ("settings: [\n", "not valid YAML"),
+        ("settings:\n  default_concentration: [1, 2]\n", "is not a number"),
+        ("- just a list\n", "must be a mapping"),
+        ("settings:\n  no_such_thing: 1\n", "no such site setting"),
+    ],
+)
+def test_a_bad_site_file_is_named_never_a_traceback(
+    tmp_path: Path, site: str, words: str
+) -> None:
+    path = tmp_path / "site.yaml"
+    path.write_text(site, encoding="utf-8")
+    check = run("protocol", "check", "--site", str(path))
+    assert check.returncode == 1 and words in check.stdout, check.stdout + check.stderr
+    done = run("assess", "src/vasoguide/examples/1-septic-start.json", "--site", str(path))
+    assert done.returncode == 2 and words in done.stderr
+    assert "Traceback" not in check.stderr + done.stderr
+
+
+def test_trace_with_a_missing_seed_exits_2() -> None:
+    done = run("protocol", "trace", "--seed", "/no/such/seed.txt")
+    assert done.returncode == 2 and "cannot read" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -61,11 +61,11 @@ PRECISION: dict[str, int] = {
     "/min": 0,
 }
 
-# Doses, rates and concentrations also keep at least 3 significant figures, so that a tiny
+# Doses, rates, concentrations and weights also keep at least 3 significant figures: a tiny
 # neonatal rate (0.0338 mL/h on a syringe driver) is not shown as 0 and the shown dose, weight,
 # concentration and rate stay consistent within 0.5 %.
 MIN_SIGNIFICANT: frozenset[str] = frozenset(
-    {"ug/kg/min", "ug/min", "mL/h", "mL/min", "ug/mL", "mg/mL", "U/min", "U/h", "mU/kg/min"}
+    {"ug/kg/min", "ug/min", "mL/h", "mL/min", "ug/mL", "mg/mL", "U/min", "U/h", "mU/kg/min", "kg"}
 )
 
 # UCUM spellings people read differently.

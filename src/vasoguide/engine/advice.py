@@ -99,7 +99,7 @@ class Advice:
             same = unit == obs.unit
             self.inputs[key] = {
                 "code": obs.code,
-                "value": obs.value if same else round(obs.canonical, 4),
+                "value": rounded(obs.value, obs.unit) if same else rounded(obs.canonical, unit),
                 "unit": obs.unit if same else unit,
                 "time": obs.time,
                 "method": obs.method,
@@ -116,6 +116,8 @@ class Advice:
     ) -> None:
         if isinstance(value, int) and not isinstance(value, bool):
             value = float(value)  # the document's numbers are floats (a GCS of 7 is 7.0)
+        if isinstance(value, float) and unit is not None:
+            value = rounded(value, unit)  # as shown (display.py)
         key = (code, time, value)
         if key not in self.inputs:
             self.inputs[key] = {

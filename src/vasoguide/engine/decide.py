@@ -455,7 +455,7 @@ class _Decider:
         self._act_dose(
             "START_NOREPINEPHRINE", f"Start norepinephrine ({why}). {dose.text}", dose, basis
         )
-        self.summary += f"Below target, {why}: start norepinephrine. {dose.text}"
+        self.summary += f"{why[0].upper()}{why[1:]}: start norepinephrine. {dose.text}"
 
     def _act_dose(
         self, code: str, text: str, dose: DoseAdvice | None, basis: list[str] | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..display import quantity_text
+from ..display import quantity_text, rounded
 from ..dosing import check_limits
 from ..state import Infusion
 from ..units import DoseBasis
@@ -41,11 +41,13 @@ class NorepinephrineNow:
         return {
             "running": running,
             "dose": qty(e.dose.value, e.dose.unit) if (e is not None and running) else None,
-            "dose_ug_kg_min": round(self.ug_kg_min, 4) if self.ug_kg_min is not None else None,
+            "dose_ug_kg_min": (
+                rounded(self.ug_kg_min, "ug/kg/min") if self.ug_kg_min is not None else None
+            ),
             "since": self.since if running else None,
             "started": self.started if running else None,
             "norepinephrine_equivalent_ug_kg_min": (
-                round(self.nee, 4) if self.nee is not None else None
+                rounded(self.nee, "ug/kg/min") if self.nee is not None else None
             ),
         }
 

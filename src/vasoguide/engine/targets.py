@@ -8,6 +8,7 @@ convention; children have age-based limits or a clinician-set target.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..display import number_text as num
@@ -241,8 +242,11 @@ def _pediatric_target(snap: Snapshot, adv: Advice) -> TargetChoice:
         low = adv.th(sbp_rid, "sbp_base", MMHG) + adv.th(sbp_rid, "sbp_per_year", MMHG) * years
         return TargetChoice(_target("sbp", low, None, [sbp_rid]))
     if adv.th(map_rid, "age_min", "a") <= age < adv.th(map_rid, "age_below", "a"):
-        p5 = adv.th(map_rid, "map5_base", MMHG) + adv.th(map_rid, "map_per_year", MMHG) * years
-        p50 = adv.th(map_rid, "map50_base", MMHG) + adv.th(map_rid, "map_per_year", MMHG) * years
+        per_year = adv.th(map_rid, "map_per_year", MMHG) * years
+        # Whole mmHg, rounded up: "MAP 44.5 or more" is met by the same charted whole-mmHg
+        # readings as "45 or more", and the target is written as clinicians chart it.
+        p5 = float(math.ceil(adv.th(map_rid, "map5_base", MMHG) + per_year))
+        p50 = float(math.ceil(adv.th(map_rid, "map50_base", MMHG) + per_year))
         adv.alert(
             "INDIVIDUALIZE_TARGET",
             "info",
