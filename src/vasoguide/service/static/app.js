@@ -408,6 +408,8 @@ function chart(state, a) {
     key.append(swatch, text);
     legend.append(key);
   }
+  const otherUnits = [...new Set(neAll.filter((p) => p.u !== neUnit).map((p) => unitText(p.u)))];
+  if (otherUnits.length) legend.append(el("span", `earlier norepinephrine entries in ${otherUnits.join(", ")} not drawn`, "small"));
 }
 
 // ---- dose calculator (arithmetic and limits come from the server's vasoguide.dosing) --------
