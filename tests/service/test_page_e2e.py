@@ -193,6 +193,34 @@ def test_dose_calculator_matches_the_dosing_module(page: Any) -> None:
     assert "8 mcg/min" in page.text_content("#c-out")
 
 
+LATE_FIRST_ANSWER = """async () => {
+  const realFetch = window.fetch;
+  let n = 0;
+  window.fetch = async (...args) => {  // the first answer arrives after the second
+    const k = n++, reply = await realFetch(...args);
+    if (k === 0) await new Promise((done) => setTimeout(done, 300));
+    return reply;
+  };
+  const set = (v) => { document.getElementById("c-value").value = v; };
+  set("0.5"); const first = calc(); set("0.7"); const second = calc();
+  await Promise.all([first, second]);
+  window.fetch = realFetch;
+  return document.getElementById("c-out").textContent;
+}"""
+
+
+def test_calculator_never_shows_an_answer_to_an_older_question(page: Any) -> None:
+    page.fill("#c-weight", "80")
+    page.fill("#c-conc", "16")
+    page.select_option("#c-unit", "ug/kg/min")
+    shown = page.evaluate(LATE_FIRST_ANSWER)
+    assert shown.startswith("0.7 mcg/kg/min = 56 mcg/min = 210 mL/h"), shown
+    page.fill("#c-value", "0.9")  # while the answer is pending, the old one reads as stale
+    assert "stale" in (page.get_attribute("#c-out", "class") or "")
+    page.wait_for_function("document.getElementById('c-out').dataset.mlh === '270'")
+    assert "stale" not in (page.get_attribute("#c-out", "class") or "")
+
+
 def test_calculator_asks_for_what_it_needs_without_a_refused_request(
     watched: tuple[Any, Problems],
 ) -> None:

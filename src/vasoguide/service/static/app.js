@@ -414,14 +414,20 @@ function chart(state, a) {
 
 // ---- dose calculator (arithmetic and limits come from the server's vasoguide.dosing) --------
 
-let calcTimer = null;
-function calcSoon() { clearTimeout(calcTimer); calcTimer = setTimeout(calc, 150); }
+let calcTimer = null, calcSeq = 0;
+function calcSoon() {
+  // Until the new answer arrives, the old one is marked stale: never read beside new inputs.
+  $("c-out").classList.add("stale"); $("c-out").dataset.mlh = "";
+  clearTimeout(calcTimer); calcTimer = setTimeout(calc, 150);
+}
 
 function calcNote(text) {
   $("c-out").replaceChildren(text); $("c-out").dataset.mlh = ""; $("c-limit").textContent = "";
+  $("c-out").classList.remove("stale");
 }
 
 async function calc() {
+  const seq = ++calcSeq;
   const value = num($("c-value").value), unit = $("c-unit").value;
   if (value === null) { calcNote("—"); return null; }
   const fields = ["c-value", "c-weight", "c-conc"].map($);
@@ -436,7 +442,8 @@ async function calc() {
   if (conc) body.concentration_ug_ml = conc;
   try {
     const r = await post("/dose", body);
-    const out = $("c-out"); out.replaceChildren();
+    if (seq !== calcSeq) return null; // a newer question was asked meanwhile: its answer counts
+    const out = $("c-out"); out.replaceChildren(); out.classList.remove("stale");
     const parts = [];
     if (r.ug_kg_min !== null) parts.push([numSpan(r.ug_kg_min, "d:ug_kg_min"), " mcg/kg/min"]);
     parts.push([numSpan(r.ug_min, "d:ug_min"), " mcg/min"]);
@@ -455,7 +462,7 @@ async function calc() {
     $("c-limit").className = r.limit.level === "ok" ? "small" : "small sev-warning";
     return r;
   } catch (err) {
-    calcNote(err.message);
+    if (seq === calcSeq) calcNote(err.message);
     return null;
   }
 }
