@@ -15,7 +15,6 @@ import json
 import math
 import random
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -240,9 +239,7 @@ ASSESS = """async (text) => {
 }"""
 
 
-def test_assessments_show_the_service_numbers(
-    page: tuple[Any, Problems], base_url: str, tmp_path: Path
-) -> None:
+def test_assessments_show_the_service_numbers(page: tuple[Any, Problems], base_url: str) -> None:
     pg, problems = page
     pg.click("#tab-paste")
     rng = random.Random(1129)
