@@ -25,6 +25,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ..display import rounded
 from ..dosing import check_limits, convert_dose
 from ..engine import assess as engine_assess
 from ..errors import DoseError, InputError, UnitError
@@ -33,6 +34,7 @@ from ..interop.codes import tables as code_tables
 from ..interop.prefetch import templates
 from ..protocol import Protocol, load_protocol
 from ..state import PatientState, parse_state
+from ..units import Kind, factor
 from . import jsonio
 from .fhirserver import FhirFetcher
 from .hooks import router as hooks_router
@@ -49,12 +51,29 @@ STATIC = Path(str(resources.files(__package__).joinpath("static")))
 _PUBLIC = ("/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/")
 
 
+class WeightQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: float = Field(gt=0, allow_inf_nan=False)
+    unit: str = Field(default="kg", max_length=40)  # kg, [lb_av], lb, g
+
+
 class DoseQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     value: float = Field(ge=0, allow_inf_nan=False)
     unit: str = Field(max_length=40)
     weight_kg: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    weight: WeightQuery | None = None  # the weight as typed, in its unit (the page's kg or lb)
     concentration_ug_ml: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    def kilograms(self) -> float | None:
+        """The weight used, in kg. A weight converted from another unit is rounded as it is
+        shown (0.1 kg; docs/DISPLAY.md), so the dose per kg is computed from the shown weight."""
+        if self.weight is None:
+            return self.weight_kg
+        if self.weight_kg is not None:
+            raise DoseError("give the weight once: weight or weight_kg")
+        kg = self.weight.value * factor(self.weight.unit, Kind.BODY_WEIGHT, "weight.unit")
+        return kg if self.weight.unit == "kg" else rounded(kg, "kg")
 
 
 def _state_schema() -> dict[str, Any]:
@@ -171,7 +190,7 @@ def create_app(
         """Norepinephrine dose <-> pump rate (vasoguide.dosing), with the protocol's limits."""
         try:
             given = DoseQuery.model_validate_json(await request.body())
-            conv = convert_dose(given.value, given.unit, weight_kg=given.weight_kg,
+            conv = convert_dose(given.value, given.unit, weight_kg=given.kilograms(),
                                 concentration=given.concentration_ug_ml)
             limit = check_limits(runtime.protocol, ug_kg_min=conv.ug_kg_min,
                                  ug_min=None if conv.ug_kg_min is not None else conv.ug_min)
@@ -179,6 +198,7 @@ def create_app(
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return JSONResponse({"message": message}, status_code=422)
         return {"ug_kg_min": conv.ug_kg_min, "ug_min": conv.ug_min, "ml_h": conv.ml_h,
+                "weight_kg": conv.weight_kg, "concentration_ug_ml": conv.concentration_ug_ml,
                 "limit": {"level": limit.level, "message": limit.message, "rule": limit.rule}}
 
     app.include_router(hooks_router)
