@@ -99,7 +99,7 @@ def check_cli_text(a: Assessment) -> None:
     for act in a.actions:
         row = _cells(text, act.code)
         assert row is not None, (act.code, text)
-        _, dose_cell, rate_cell, advice = row[:4]
+        _, dose_cell, rate_cell = row[:3]
         if act.dose is not None:
             value, unit = dose_cell.split(" ", 1)
             assert _same(value, act.dose.value), (dose_cell, act.dose)
@@ -160,7 +160,7 @@ def test_dose_calculator_text_equals_its_json(
     assert got[("weight", "kg")] == conv.weight_kg
     assert conv.ug_kg_min is not None and got[("dose", "mcg/kg/min")] == conv.ug_kg_min
     assert conv.ml_h is not None and got[("rate", "mL/h")] == conv.ml_h
-    for label, n, _ in shown:
+    for _label, n, _ in shown:
         assert n == number_text(float(n))
     # Every number is at its display precision and agrees with the others within rounding.
     assert conv.ml_h == rounded(conv.ml_h, "mL/h")

@@ -11,8 +11,6 @@ import json
 import random
 from typing import Any
 
-import pytest
-
 from vasoguide.display import rounded
 
 from .conftest import AppClient
@@ -25,13 +23,6 @@ DOSE_UNITS = {
     "weight_kg": "kg",
     "concentration_ug_ml": "ug/mL",
 }
-
-# Until the engine and vasoguide.dosing round their output (issue 7 section 1, the lead's change
-# in parallel). Strict: once they do, this xpasses and fails, and the marker must go.
-NOT_YET_ROUNDED = pytest.mark.xfail(
-    strict=True, reason="engine/dosing output not yet rounded to display.PRECISION"
-)
-
 
 def unit_of(a: dict[str, Any], src: str) -> str:
     """The unit of the number at `src` in an Assessment."""
@@ -53,7 +44,6 @@ def off_precision(doc: dict[str, Any], numbers: dict[str, tuple[float, str]]) ->
     ]
 
 
-@NOT_YET_ROUNDED
 def test_dose_json_is_at_display_precision(client: AppClient) -> None:
     problems = []
     for value, unit, weight, conc in generated_inputs(300):
@@ -65,7 +55,6 @@ def test_dose_json_is_at_display_precision(client: AppClient) -> None:
     assert problems == []
 
 
-@NOT_YET_ROUNDED
 def test_assessment_numbers_the_page_shows_are_at_display_precision(client: AppClient) -> None:
     rng = random.Random(1129)
     problems = []

@@ -26,7 +26,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..display import rounded
-from ..dosing import check_limits, convert_dose
+from ..dosing import check_conversion, convert_dose
 from ..engine import assess as engine_assess
 from ..errors import DoseError, InputError, UnitError
 from ..interop import map_resources
@@ -192,8 +192,7 @@ def create_app(
             given = DoseQuery.model_validate_json(await request.body())
             conv = convert_dose(given.value, given.unit, weight_kg=given.kilograms(),
                                 concentration=given.concentration_ug_ml)
-            limit = check_limits(runtime.protocol, ug_kg_min=conv.ug_kg_min,
-                                 ug_min=None if conv.ug_kg_min is not None else conv.ug_min)
+            limit = check_conversion(runtime.protocol, conv)
         except (ValidationError, DoseError, UnitError) as exc:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return JSONResponse({"message": message}, status_code=422)
