@@ -111,9 +111,10 @@ FluidType = Literal[
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
-# Clinical data are timed between these years. Why a bound at all: a time near year 1 or 9999
+# Clinical data are timed between these years (de-identified databases shift dates into the
+# 2100s-2200s). Why a bound at all: a time near year 1 or 9999
 # overflows when re-expressed in the assessment's offset, and no ICU record is that far away.
-_YEAR_MIN, _YEAR_MAX = 1900, 2200
+_YEAR_MIN, _YEAR_MAX = 1800, 2500
 
 
 def _plausible_year(t: datetime) -> datetime:
