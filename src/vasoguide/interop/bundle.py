@@ -16,7 +16,24 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import InputError
-from ..state import Infusion, Patient, PatientState, describe_validation_error, parse_state
+from ..state import (
+    Event,
+    Fluid,
+    FluidResponsivenessTest,
+    Infusion,
+    Patient,
+    PatientState,
+    describe_validation_error,
+    parse_state,
+)
+from .care import (
+    CareFindings,
+    fluid_codings,
+    read_care_observation,
+    read_device,
+    read_fluid_administration,
+    read_procedure,
+)
 from .codes import CodeTables
 from .codes import tables as default_tables
 from .conditions import ConditionFindings, read_condition
@@ -38,7 +55,7 @@ __all__ = ["MappedState", "bundle_to_state", "map_resources"]
 
 _READ_TYPES = {
     "Patient", "Observation", "Condition", "MedicationRequest", "MedicationAdministration",
-    "Medication", "OperationOutcome",
+    "Medication", "OperationOutcome", "Procedure", "Device",
 }
 _ADMIN_USED = {"in-progress", "completed", "on-hold", "stopped"}
 _SEX = {"male": "male", "female": "female", "other": "other", "unknown": "unknown"}
@@ -132,6 +149,9 @@ def map_resources(
     conditions = ConditionFindings()
     administrations: list[OrderRead] = []
     orders: list[OrderRead] = []
+    care = CareFindings()
+    fluid_admins: list[tuple[Resource, str]] = []  # read once "now" is known
+    care_obs = codes.care.get("care_observations")
     for resource in collector.resources:
         kind = resource.get("resourceType")
         if kind == "Patient":
@@ -140,6 +160,11 @@ def map_resources(
             report.unusable(ref_of(resource), "about another patient: not used")
             continue
         if kind == "Observation":
+            if care_obs is not None and care_obs.exact:
+                entry = care_obs.find(codings(resource.get("code")))
+                if entry is not None:
+                    read_care_observation(resource, entry.meaning, codes, care, report)
+                    continue
             if cut is None:
                 observations += read_observation(resource, codes, report)
                 continue
@@ -152,7 +177,17 @@ def map_resources(
         elif kind == "Condition":
             read_condition(resource, codes, report, conditions)
         elif kind == "MedicationAdministration":
-            administrations.append(read_administration(resource, collector.medications, codes))
+            read = read_administration(resource, collector.medications, codes)
+            if read.drug is None:
+                given = codes.find("fluids", fluid_codings(resource, collector.medications))
+                if given is not None:
+                    fluid_admins.append((resource, given.meaning["fluid"]))
+                    continue
+            administrations.append(read)
+        elif kind == "Procedure":
+            read_procedure(resource, codes, care, report)
+        elif kind == "Device":
+            read_device(resource, codes, care, report)
         elif kind == "MedicationRequest":
             orders.append(read_order(resource, collector.medications, codes))
 
@@ -167,6 +202,11 @@ def map_resources(
     for flag in ("traumatic_brain_injury", "spinal_cord_injury", "chronic_hypertension"):
         if flag in conditions.flags:
             context[flag] = True
+    bleeding = care.bleeding_controlled(moment)
+    if bleeding is not None:
+        context["bleeding_controlled"] = bleeding
+    for resource, fluid_type in fluid_admins:
+        read_fluid_administration(resource, fluid_type, moment, care, report)
     gcs = _latest(observations, "gcs", moment)
     if gcs is not None and gcs.value.is_integer() and 3 <= gcs.value <= 15:
         context["gcs"] = int(gcs.value)
@@ -176,6 +216,16 @@ def map_resources(
     if lookback is not None:
         values = _within(values, moment - lookback, lookback, report, unread)
     state["observations"] = [o.payload for o in values]
+    state["fluids"] = _valid(care.fluids, Fluid, "fluid", report)
+    state["fluid_responsiveness"] = _valid(care.tests, FluidResponsivenessTest,
+                                           "fluid-responsiveness test", report)
+    state["events"] = _valid(care.events, Event, "event", report)
+    lines = dict(care.lines)
+    if "arterial" not in lines and any(o.payload.get("method") == "arterial" for o in values):
+        # An invasive pressure reading is taken through an arterial line.
+        lines["arterial"] = True
+        report.note("Observation", "arterial line inferred from invasive blood pressure readings")
+    state["lines"] = lines
     try:
         # One validation pass for the whole state: the order-sign path has hundreds of values.
         parsed = parse_state(state)
@@ -185,6 +235,22 @@ def map_resources(
         parsed = parse_state(state)
     return MappedState(parsed, report, pid if isinstance(pid, str) else None,
                        collector.medications)
+
+
+def _valid(
+    items: list[dict[str, Any]], model: type[Fluid | FluidResponsivenessTest | Event], what: str,
+    report: MappingReport,
+) -> list[dict[str, Any]]:
+    """The items the contract accepts; the others are reported with the reason."""
+    out = []
+    for item in items:
+        try:
+            model.model_validate(item)
+        except ValidationError as exc:
+            report.unusable(what, "; ".join(describe_validation_error(exc)))
+            continue
+        out.append(item)
+    return out
 
 
 def _old_plain(
@@ -384,7 +450,9 @@ def _infusions(
             d == drug and s <= end and (e is None or e > end) for d, s, e in segments
         )
         if not covered:
-            out.append({"drug": drug, "dose": {"value": 0, "unit": "ug/min"},
+            # Vasopressin is dosed in units: its stop is 0 U/min (0 ug/min would be refused).
+            unit = "U/min" if drug == "vasopressin" else "ug/min"
+            out.append({"drug": drug, "dose": {"value": 0, "unit": unit},
                         "time": utc_iso(end)})
     for read in orders:
         if read.drug is None:
