@@ -153,3 +153,15 @@ def test_templates_ask_for_the_care_resources() -> None:
     assert "urn:vasoguide:concept|passive-leg-raise" in t["observations"]
     assert t["procedures"].startswith("Procedure?patient=")
     assert t["devices"].startswith("Device?patient=")
+
+
+def test_a_refused_infusion_is_reported_and_the_rest_used() -> None:
+    # vasopressin in ug/min is refused by the contract: the state is re-validated item by item
+    m = mapped(infusion("vp", "11149", NOW - timedelta(hours=1), (2, "ug/min")),
+               infusion("ne", "7512", NOW - timedelta(hours=1), (0.1, "ug/kg/min")),
+               fluid("a", "fluid-crystalloid", NOW - timedelta(hours=2), ml=1000),
+               plr(NOW - timedelta(minutes=10)))
+    assert [i.drug for i in m.state.infusions] == ["norepinephrine"]
+    assert len(m.state.fluids) == 1 and len(m.state.fluid_responsiveness) == 1
+    lines = [x for x in m.report.lines() if "MedicationAdministration/vp" in x]
+    assert len(lines) == 1 and "U/min" in lines[0]

@@ -121,6 +121,7 @@ def map_resources(
     patient_id: str | None = None,
     tables: CodeTables | None = None,
     lookback: timedelta | None = None,
+    concept_lookbacks: Mapping[str, timedelta] | None = None,
 ) -> MappedState:
     """Map a Bundle, resource or prefetch mapping; `patient_id` pins the patient (CDS Hooks).
 
@@ -128,6 +129,8 @@ def map_resources(
     older than now - lookback are not passed on, except the latest of each kind before then
     (the reading "in force" at the cut, so that "latest" and "since" questions get the same
     answer); what is dropped is said in the report. None keeps everything.
+    `concept_lookbacks` (`lookback.concept_lookbacks(protocol)`): shorter windows for some
+    concepts (blood pressures: the engine looks back 30 min, not 24 h), with the same rule.
     """
     codes = tables or default_tables()
     report = MappingReport()
@@ -145,6 +148,9 @@ def map_resources(
     # With a look-back and a given "now", plain observations older than the cut are set aside
     # and only the latest usable one of each kind is read (see `_read_old`).
     cut = now - lookback if lookback is not None and now is not None else None
+    cuts: dict[str, datetime] = {}
+    if cut is not None and now is not None and concept_lookbacks:
+        cuts = {c: max(now - w, cut) for c, w in concept_lookbacks.items()}
     old: list[tuple[datetime, str, Resource]] = []
     conditions = ConditionFindings()
     administrations: list[OrderRead] = []
@@ -169,7 +175,7 @@ def map_resources(
                 observations += read_observation(resource, codes, report)
                 continue
             times = observation_times(resource)
-            concept = _old_plain(resource, codes, times[1], cut)
+            concept = _old_plain(resource, codes, times[1], cut, cuts)
             if concept is not None and times[1] is not None:
                 old.append((times[1], concept, resource))
             else:
@@ -214,12 +220,12 @@ def map_resources(
     state["infusions"] = _infusions(administrations, orders, report)
     values = [o for o in observations if o.concept != "weight"]
     if lookback is not None:
-        values = _within(values, moment - lookback, lookback, report, unread)
+        values = _within(values, moment - lookback, lookback, report, unread,
+                         {c: moment - w for c, w in (concept_lookbacks or {}).items()})
     state["observations"] = [o.payload for o in values]
-    state["fluids"] = _valid(care.fluids, Fluid, "fluid", report)
-    state["fluid_responsiveness"] = _valid(care.tests, FluidResponsivenessTest,
-                                           "fluid-responsiveness test", report)
-    state["events"] = _valid(care.events, Event, "event", report)
+    state["fluids"] = care.fluids
+    state["fluid_responsiveness"] = care.tests
+    state["events"] = care.events
     lines = dict(care.lines)
     if "arterial" not in lines and any(o.payload.get("method") == "arterial" for o in values):
         # An invasive pressure reading is taken through an arterial line.
@@ -230,8 +236,16 @@ def map_resources(
         # One validation pass for the whole state: the order-sign path has hundreds of values.
         parsed = parse_state(state)
     except InputError:
-        # Rare: find the observations that fail on their own, report them, use the rest.
+        # Rare: find the items that fail on their own, report them, use the rest.
         state["observations"] = [o.payload for o in drop_invalid(values, report)]
+        state["fluids"] = _valid(care.fluids, Fluid, "fluid", report)
+        state["fluid_responsiveness"] = _valid(care.tests, FluidResponsivenessTest,
+                                               "fluid-responsiveness test", report)
+        state["events"] = _valid(care.events, Event, "event", report)
+        scratch = MappingReport()
+        state["infusions"] = _infusions(administrations, orders, scratch, validate=True)
+        known = set(report.findings)
+        report.findings += [f for f in scratch.findings if f not in known]
         parsed = parse_state(state)
     return MappedState(parsed, report, pid if isinstance(pid, str) else None,
                        collector.medications)
@@ -254,17 +268,22 @@ def _valid(
 
 
 def _old_plain(
-    resource: Resource, codes: CodeTables, time: datetime | None, cut: datetime
+    resource: Resource, codes: CodeTables, time: datetime | None, cut: datetime,
+    cuts: Mapping[str, datetime],
 ) -> str | None:
-    """The concept of a one-value Observation measured (`time`) before `cut`, else None.
+    """The concept of a one-value Observation measured (`time`) before its concept's cut
+    (`cuts`, else `cut`), else None.
 
     Cheap: the code and the time only. Panels, components and unknown codes give None and
     are read in full as before.
     """
-    if time is None or time >= cut or "component" in resource:
+    if time is None or "component" in resource or (time >= cut and not cuts):
         return None
     entry = codes.observation(codings(resource.get("code")))
-    return entry.meaning["concept"] if entry is not None else None
+    if entry is None:
+        return None
+    concept = entry.meaning["concept"]
+    return concept if time < cuts.get(concept, cut) else None
 
 
 def _read_old(
@@ -295,29 +314,39 @@ def _within(
     lookback: timedelta,
     report: MappingReport,
     unread: dict[str, int] | None = None,
+    cuts: Mapping[str, datetime] | None = None,
 ) -> list[ObservationRead]:
-    """The reads at or after `cut`, plus the latest read(s) of each concept before it, in
-    their original order (the engine's stable sort then sees the same series)."""
+    """The reads at or after their concept's cut (`cuts`, else `cut`), plus the latest
+    read(s) of each concept before it, in their original order (the engine's stable sort then
+    sees the same series)."""
+    cuts = cuts or {}
     last: dict[str, datetime] = {}
     for read in reads:
-        if read.time < cut and (read.concept not in last or read.time > last[read.concept]):
+        mine = cuts.get(read.concept, cut)
+        if read.time < mine and (read.concept not in last or read.time > last[read.concept]):
             last[read.concept] = read.time
     if not last and not unread:
         return reads
     kept: list[ObservationRead] = []
     dropped: dict[str, int] = dict(unread or {})
     for read in reads:
-        if read.time >= cut or read.time == last.get(read.concept):
+        if read.time >= cuts.get(read.concept, cut) or read.time == last.get(read.concept):
             kept.append(read)
         else:
             dropped[read.concept] = dropped.get(read.concept, 0) + 1
     if dropped:
         hours = lookback.total_seconds() / 3600
         counts = ", ".join(f"{n} {concept}" for concept, n in sorted(dropped.items()))
-        report.unusable("Observation", f"older than the protocol's longest look-back ({hours:g} "
-                        f"h, before {utc_iso(cut)}), not used: {counts} readings (the latest of "
-                        "each kind before then is kept)")
+        shorter = "".join(f"; {c}: {(now_of(cut, lookback) - t).total_seconds() / 60:g} min"
+                          for c, t in sorted(cuts.items()))
+        report.unusable("Observation", f"older than the protocol's look-back ({hours:g} h"
+                        f"{shorter}, before {utc_iso(cut)}), not used: {counts} readings (the "
+                        "latest of each kind before then is kept)")
     return kept
+
+
+def now_of(cut: datetime, lookback: timedelta) -> datetime:
+    return cut + lookback
 
 
 def _choose_patient(collector: _Collector, report: MappingReport) -> Resource | None:
@@ -406,24 +435,32 @@ def _patient(
     return out
 
 
-def _as_infusion(read: OrderRead, time: datetime, report: MappingReport) -> dict[str, Any] | None:
+def _as_infusion(
+    read: OrderRead, time: datetime, report: MappingReport, validate: bool
+) -> dict[str, Any] | None:
     payload = read.as_infusion()
     if payload is None:
         why = "; ".join(read.problems) or "no dose rate given"
         report.unusable(read.ref, f"{read.drug}: {why}")
         return None
     payload["time"] = utc_iso(time)
-    try:
-        Infusion.model_validate(payload)
-    except ValidationError as exc:
-        report.unusable(read.ref, "; ".join(describe_validation_error(exc)))
-        return None
+    if validate:
+        try:
+            Infusion.model_validate(payload)
+        except ValidationError as exc:
+            report.unusable(read.ref, "; ".join(describe_validation_error(exc)))
+            return None
     return payload
 
 
 def _infusions(
-    administrations: list[OrderRead], orders: list[OrderRead], report: MappingReport
+    administrations: list[OrderRead],
+    orders: list[OrderRead],
+    report: MappingReport,
+    validate: bool = False,
 ) -> list[dict[str, Any]]:
+    """The contract's infusions; `validate` checks each one (the slow path, taken only when
+    the state as a whole is refused) so that a bad one is reported and the rest used."""
     out: list[dict[str, Any]] = []
     given: set[str] = set()
     segments: list[tuple[str, datetime, datetime | None]] = []
@@ -438,7 +475,7 @@ def _infusions(
             report.unusable(read.ref, "no start time with a UTC offset: not used")
             continue
         given.add(read.drug)
-        infusion = _as_infusion(read, read.time, report)
+        infusion = _as_infusion(read, read.time, report, validate)
         if infusion is not None:
             out.append(infusion)
             segments.append((read.drug, read.time, read.end))
@@ -466,7 +503,7 @@ def _infusions(
         elif read.time is None:
             report.unusable(read.ref, "no start time with a UTC offset: not used")
         else:
-            infusion = _as_infusion(read, read.time, report)
+            infusion = _as_infusion(read, read.time, report, validate)
             if infusion is not None:
                 # Many EHRs chart infusions as flowsheet rows, not administrations; an active
                 # order is then the best evidence the drug runs. Said, so it can be checked.

@@ -13,7 +13,8 @@ Needs the `data` and `service` extras.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -76,14 +77,23 @@ def compare(replay: Assessment, service: Assessment | None) -> tuple[tuple[str, 
     return r, s
 
 
-def sample_times(times: list[datetime], most: int | None) -> list[datetime]:
-    """Up to `most` decision times, evenly spaced over the stay (all of them when None)."""
+def sample_times(times: list[datetime], most: int | None,
+                 starts: Sequence[datetime] = ()) -> list[datetime]:
+    """Up to `most` decision times evenly spaced over the stay (all of them when None), plus
+    the decision time just before and just after each of the first `most` norepinephrine
+    starts (where START and the first titrations are decided)."""
     if most is None or len(times) <= most:
         return times
+    chosen: set[datetime] = set()
     if most == 1:
-        return [times[-1]]
-    step = (len(times) - 1) / (most - 1)
-    return sorted({times[round(i * step)] for i in range(most)})
+        chosen.add(times[-1])
+    else:
+        step = (len(times) - 1) / (most - 1)
+        chosen |= {times[round(i * step)] for i in range(most)}
+    for start in list(starts)[:most]:
+        i = bisect_right(times, start)
+        chosen |= {times[j] for j in (i - 1, i) if 0 <= j < len(times)}
+    return sorted(chosen)
 
 
 def ne_stays(es: Any) -> list[int]:
@@ -193,7 +203,9 @@ class RoundTrip:
         pid = patient_id_of(es.dataset, stay_id)
         window, bp_window = lookback(self.protocol), pressure_lookback(self.protocol)
         out = []
-        for t in sample_times(decision_times(st), most):
+        starts = [r["time"] for r in st.by_code.get("infusion.norepinephrine", [])
+                  if r.get("action") == "start"]
+        for t in sample_times(decision_times(st), most, starts):
             replayed = self.assess(parse_state(state_at(st, t, window, conc, None, bp_window)),
                                    self.protocol)
             prefetch = prefetch_at(exported, t, self.templates)
