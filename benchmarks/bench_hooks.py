@@ -101,7 +101,7 @@ def profile(calls: int) -> dict[str, Any]:
     from vasoguide.engine import assess
     from vasoguide.interop import map_resources
     from vasoguide.interop.codes import tables
-    from vasoguide.interop.lookback import engine_lookback
+    from vasoguide.interop.lookback import concept_lookbacks, engine_lookback
     from vasoguide.service import jsonio
 
     sys.path.insert(0, str(base.ROOT / "tests"))
@@ -130,7 +130,7 @@ def profile(calls: int) -> dict[str, Any]:
         timed("json_parse_ms", lambda: jsonio.loads(raw))
         mapped = timed("map_prefetch_ms", lambda: map_resources(
             request["prefetch"], now=base.NOW, patient_id="p1", tables=tables(),
-            lookback=window))
+            lookback=window, concept_lookbacks=concept_lookbacks(rt.protocol)))
         timed("engine_ms", lambda: assess(mapped.state, rt.protocol))
         headers = {"content-type": "application/json"}
         response = client.post(PATH, content=raw, headers=headers)
@@ -158,7 +158,8 @@ def profile(calls: int) -> dict[str, Any]:
 
         asyncio.run(many())
     text = io.StringIO()
-    pstats.Stats(prof, stream=text).sort_stats("cumulative").print_stats(45)
+    stats = pstats.Stats(prof, stream=text).sort_stats("cumulative")
+    stats.print_stats(r"vasoguide|orjson|pydantic", 40)
     out["stages"] = stages
     out["state"] = {"observations": len(mapped.state.observations),
                     "infusions": len(mapped.state.infusions),

@@ -73,3 +73,26 @@ def test_mg_per_kg_draft_gets_a_critical_card_with_the_corrected_order(
              for d in order["dosageInstruction"][0]["doseAndRate"]}
     assert rates["ug/kg/min"] == 0.05  # the advised start dose, in micrograms
     assert rates["mL/h"] == 15  # 0.05 ug/kg/min x 80 kg at 16 ug/mL
+
+
+def test_the_basis_is_built_once_for_all_cards_of_a_response(
+    make_client: Callable[..., AppClient], settings: Settings, monkeypatch: Any
+) -> None:
+    from vasoguide.interop import cards as cards_module
+
+    built = []
+    original = cards_module._basis_markdown
+
+    def counting(*args: Any) -> str:
+        built.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(cards_module, "_basis_markdown", counting)
+    client = make_client(settings)
+    bare = [r for r in resuscitated()
+            if r["resourceType"] != "MedicationAdministration" and r["id"] != "plr"]
+    cards = call(client, "order-sign", bare, [ne_order(dose=(0.05, "mg/kg/min"))])
+    assert len(cards) == 2  # not indicated now, and the order's unit
+    assert len(built) == 1
+    tail = cards[0]["detail"].split("**Decision:**")[1]
+    assert cards[1]["detail"].endswith(tail)

@@ -34,7 +34,7 @@ from .care import (
     read_fluid_administration,
     read_procedure,
 )
-from .codes import CodeTables
+from .codes import CodeTables, Coding
 from .codes import tables as default_tables
 from .conditions import ConditionFindings, read_condition
 from .medications import MedicationIndex, OrderRead, read_administration, read_order
@@ -166,8 +166,9 @@ def map_resources(
             report.unusable(ref_of(resource), "about another patient: not used")
             continue
         if kind == "Observation":
+            code = codings(resource.get("code"))  # once: care table, then the vitals table
             if care_obs is not None and care_obs.exact:
-                entry = care_obs.find(codings(resource.get("code")))
+                entry = care_obs.find(code)
                 if entry is not None:
                     read_care_observation(resource, entry.meaning, codes, care, report)
                     continue
@@ -175,7 +176,7 @@ def map_resources(
                 observations += read_observation(resource, codes, report)
                 continue
             times = observation_times(resource)
-            concept = _old_plain(resource, codes, times[1], cut, cuts)
+            concept = _old_plain(resource, code, codes, times[1], cut, cuts)
             if concept is not None and times[1] is not None:
                 old.append((times[1], concept, resource))
             else:
@@ -268,8 +269,8 @@ def _valid(
 
 
 def _old_plain(
-    resource: Resource, codes: CodeTables, time: datetime | None, cut: datetime,
-    cuts: Mapping[str, datetime],
+    resource: Resource, code: list[Coding], codes: CodeTables, time: datetime | None,
+    cut: datetime, cuts: Mapping[str, datetime],
 ) -> str | None:
     """The concept of a one-value Observation measured (`time`) before its concept's cut
     (`cuts`, else `cut`), else None.
@@ -279,7 +280,7 @@ def _old_plain(
     """
     if time is None or "component" in resource or (time >= cut and not cuts):
         return None
-    entry = codes.observation(codings(resource.get("code")))
+    entry = codes.observation(code)
     if entry is None:
         return None
     concept = entry.meaning["concept"]

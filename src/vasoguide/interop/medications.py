@@ -138,10 +138,19 @@ def _medication(
     return drug, codes, concentration, problem
 
 
+# Units found not to be dose rates (2 g, 500 mg of an antibiotic order): remembered, because
+# refusing one costs a full unit parse each time and a prefetch repeats them on every call.
+_NOT_A_RATE: set[str] = set()
+
+
 def _classify(value: float, unit: str) -> DoseRead:
+    if unit in _NOT_A_RATE:
+        return DoseRead(value, unit, None)
     try:
         basis, _ = dose_basis(unit, "rate")
     except UnitError:
+        if len(_NOT_A_RATE) < 1024:
+            _NOT_A_RATE.add(unit)
         return DoseRead(value, unit, None)
     return DoseRead(value, unit, basis)
 
