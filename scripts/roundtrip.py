@@ -24,7 +24,7 @@ from pathlib import Path
 
 from vasoguide.cli import _protocol
 from vasoguide.engine import assess
-from vasoguide.interop.roundtrip import Comparison, RoundTrip, ne_stays
+from vasoguide.interop.roundtrip import SLIP, Comparison, RoundTrip, ne_stays
 from vasoguide.timeline.readers import open_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,23 +48,27 @@ def table(results: dict[str, tuple[int, list[Comparison]]], most: int | None,
         "each time; order-sign too when norepinephrine is charted as running, with the "
         "charted rate as the draft order. Compared with the in-process replay at the same time.",
         "",
-        "| dataset | NE stays | decision times | hook calls (patient-view / order-sign) | "
-        "HTTP 200 | same decision | same target | same advised dose | all three |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| dataset | NE stays | decision times | hook calls (patient-view / order-sign / mg "
+        "slip) | HTTP 200 | same decision | same target | same advised dose | all three | "
+        "mg slip: critical card with the fix |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     problems: list[str] = []
     for name, (stays, rows) in results.items():
         times = len({(r.stay_id, r.time) for r in rows})
         views = sum(r.hook == "patient-view" for r in rows)
+        slips = [r for r in rows if r.hook == SLIP]
         ok = sum(r.status == 200 for r in rows)
+        signs_n = len(rows) - views - len(slips)
         lines.append(
-            f"| {name} | {stays} | {times} | {len(rows)} ({views} / {len(rows) - views}) | "
+            f"| {name} | {stays} | {times} | {len(rows)} ({views} / {signs_n} / {len(slips)}) | "
             f"{_pct(ok, len(rows))} | {_pct(sum(r.same_decision for r in rows), len(rows))} | "
             f"{_pct(sum(r.same_target for r in rows), len(rows))} | "
             f"{_pct(sum(r.same_dose for r in rows), len(rows))} | "
-            f"{_pct(sum(r.concordant for r in rows), len(rows))} |")
+            f"{_pct(sum(r.concordant for r in rows), len(rows))} | "
+            f"{_pct(sum(r.critical_update for r in slips), len(slips))} |")
         for r in rows:
-            if not r.concordant:
+            if not r.concordant or (r.hook == SLIP and not r.critical_update):
                 problems.append(f"- {name} stay {r.stay_id} {r.time:%Y-%m-%d %H:%M} {r.hook}: "
                                 f"HTTP {r.status}, replay {r.replay}, service {r.service}")
     decisions = collections.Counter(r.replay[0] for rows in (v[1] for v in results.values())
@@ -72,11 +76,13 @@ def table(results: dict[str, tuple[int, list[Comparison]]], most: int | None,
     lines += ["", "Replay decisions at the compared times: " + ", ".join(
         f"{d} {n}" for d, n in decisions.most_common()) + "."]
     signs = [r for rows in (v[1] for v in results.values()) for r in rows
-             if r.hook == "order-sign"]
+             if r.hook == "order-sign" and r.hook != SLIP]
     critical = sum(r.critical_update for r in signs)
     lines += ["", f"Order-sign with the charted rate as the draft: {critical} of {len(signs)} "
-              "calls got a critical card with an `update` suggestion."]
-    lines += ["", f"Discordant calls: {len(problems)}."]
+              "calls got a critical card with an `update` suggestion. Mg slip: at each time the "
+              "replay says START, order-sign with the advised dose written in mg/kg/min; "
+              "counted when a critical card's `update` suggestion carries the advised dose."]
+    lines += ["", f"Discordant calls (or a mg slip without the fix): {len(problems)}."]
     lines += problems[:40]
     if len(problems) > 40:
         lines.append(f"- ... and {len(problems) - 40} more")

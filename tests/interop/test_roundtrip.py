@@ -16,7 +16,7 @@ pytest.importorskip("fastapi")
 
 from vasoguide.cli import _protocol
 from vasoguide.engine import assess
-from vasoguide.interop.roundtrip import RoundTrip, ne_stays
+from vasoguide.interop.roundtrip import SLIP, RoundTrip, ne_stays
 from vasoguide.timeline.readers import open_dataset
 
 DATA = Path(os.environ.get("VASOGUIDE_DATA")
@@ -48,7 +48,8 @@ def test_round_trip_agrees_with_the_replay(roundtrip: RoundTrip, name: str) -> N
     rows = []
     for stay in stays[:2]:
         rows += roundtrip.stay(es, stay, 3)
-    assert {r.hook for r in rows} == {"patient-view", "order-sign"} or rows
+    assert "patient-view" in {r.hook for r in rows}
     bad = [(r.stay_id, r.time, r.hook, r.status, r.replay, r.service)
-           for r in rows if not r.concordant or r.status != 200]
+           for r in rows if not r.concordant or r.status != 200
+           or (r.hook == SLIP and not r.critical_update)]
     assert not bad, bad

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from uuid import uuid4
 
 from ..assessment import Assessment
 from ..protocol import Protocol
@@ -28,6 +29,7 @@ from .export import Exported, export_stay, patient_id_of, prefetch_at
 __all__ = ["Comparison", "RoundTrip", "compare", "ne_stays", "sample_times"]
 
 SERVICE_ID = "vasoguide-norepinephrine"
+SLIP = "order-sign (mg slip)"  # order-sign with the advised dose written in mg/kg/min
 
 
 def _advised(a: Assessment) -> tuple[float, str] | None:
@@ -102,6 +104,34 @@ def ne_stays(es: Any) -> list[int]:
         f"SELECT DISTINCT stay_id FROM {es.events} WHERE code = 'infusion.norepinephrine' "
         "AND quality IS NULL ORDER BY stay_id").fetchall()
     return [int(r[0]) for r in rows]
+
+
+def _offers(resource: Any, advised: tuple[float, str] | None) -> bool:
+    """The suggested MedicationRequest carries the advised dose (value and unit)."""
+    if not isinstance(resource, dict) or advised is None:
+        return False
+    for instruction in resource.get("dosageInstruction", []):
+        for dr in instruction.get("doseAndRate", []):
+            q = dr.get("rateQuantity", {})
+            if q.get("code") == advised[1] and q.get("value") == advised[0]:
+                return True
+    return False
+
+
+def _slip_order(pid: str, advised: tuple[float, str], conc: float | None) -> dict[str, Any]:
+    unit = advised[1].replace("ug/", "mg/", 1)
+    ucum = "http://unitsofmeasure.org"
+    rx = {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "7512"}
+    med: dict[str, Any] = {"resourceType": "Medication", "id": "bag", "code": {"coding": [rx]}}
+    if conc:
+        med["ingredient"] = [{"itemCodeableConcept": {"coding": [rx]}, "strength": {
+            "numerator": {"value": conc, "unit": "mcg", "system": ucum, "code": "ug"},
+            "denominator": {"value": 1, "unit": "mL", "system": ucum, "code": "mL"}}}]
+    return {"resourceType": "MedicationRequest", "id": "slip-ne", "status": "draft",
+            "intent": "order", "subject": {"reference": f"Patient/{pid}"},
+            "contained": [med], "medicationReference": {"reference": "#bag"},
+            "dosageInstruction": [{"doseAndRate": [{"rateQuantity": {
+                "value": advised[0], "unit": unit, "system": ucum, "code": unit}}]}]}
 
 
 def _charted_order(stay: Any, t: datetime, pid: str,
@@ -180,7 +210,7 @@ class RoundTrip:
         if hook == "order-sign":
             context["draftOrders"] = {"resourceType": "Bundle", "type": "collection",
                                       "entry": [{"resource": draft}] if draft else []}
-        body = {"hook": hook, "hookInstance": "0f4a5a4e-3b8e-4c59-9d1f-5d2c1f0b9a11",
+        body = {"hook": hook, "hookInstance": str(uuid4()),
                 "context": context, "prefetch": prefetch}
         response = self.client(body)
         cards = response.json().get("cards", []) if response.status_code == 200 else []
@@ -213,13 +243,18 @@ class RoundTrip:
             draft = _charted_order(st, t, pid, conc)
             if draft is not None:
                 hooks.append(("order-sign", draft))
+            advised = _advised(replayed)
+            if replayed.decision == "START_NOREPINEPHRINE" and advised is not None:
+                # The mg-for-mcg slip on the advised dose: a critical card must offer the fix.
+                hooks.append((SLIP, _slip_order(pid, advised, conc)))
             for hook, order in hooks:
-                status, served, cards = self.call(hook, pid, t, prefetch, order)
+                sent = "order-sign" if hook == SLIP else hook
+                status, served, cards = self.call(sent, pid, t, prefetch, order)
                 r, s = compare(replayed, served)
                 critical_update = any(
                     c.get("indicator") == "critical" and any(
-                        a.get("type") == "update" for sg in c.get("suggestions", [])
-                        for a in sg.get("actions", []))
+                        a.get("type") == "update" and _offers(a.get("resource"), advised)
+                        for sg in c.get("suggestions", []) for a in sg.get("actions", []))
                     for c in cards)
                 out.append(Comparison(stay_id, t, hook, r, s, status, len(cards),
                                       critical_update))
