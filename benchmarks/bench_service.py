@@ -89,6 +89,8 @@ def prefetch() -> dict[str, Any]:
         "conditions": bundle([r for r in base if r["resourceType"] == "Condition"]),
         "medicationrequests": bundle(meds),
         "medicationadministrations": bundle(admins),
+        "procedures": bundle([]),  # keys the service asks for since issue 9
+        "devices": bundle([]),
     }
 
 

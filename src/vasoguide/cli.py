@@ -303,6 +303,7 @@ def demo(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 _EXTENSIONS = {
     "vasoguide.timeline.cli": {"replay", "audit"},
     "vasoguide.service.cli": {"serve", "trail"},
+    "vasoguide.interop.export_cli": {"export"},
 }
 
 

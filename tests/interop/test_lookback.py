@@ -158,3 +158,45 @@ def test_the_one_pass_reader_gives_what_the_full_reader_gives() -> None:
             fast += 1
             assert [one] == full
     assert fast > len(variants) // 2
+
+
+def _pressures(pattern: list[float]) -> list[dict[str, Any]]:
+    """MAP every 5 min, newest last, with SBP, plus an NE segment running an hour."""
+    out = []
+    for k, value in enumerate(reversed(pattern)):
+        t = NOW - timedelta(minutes=5 * k + 1)
+        out.append(_obs(f"pm{k}", "76214-6", value, "mm[Hg]", t))
+        out.append(_obs(f"ps{k}", "76215-3", value + 40, "mm[Hg]", t))
+    return out
+
+
+@pytest.mark.parametrize("pattern", [
+    [60] * 30,  # low throughout
+    [58] * 20 + [70] * 10,  # above target for the last 50 min: weaning windows
+    [75] * 20 + [62, 63, 61],  # just fell below target
+    [66] * 5,  # short history
+])
+def test_per_concept_lookbacks_give_the_same_assessment(pattern: list[float]) -> None:
+    from vasoguide.interop.lookback import concept_lookbacks
+
+    protocol = load_protocol()
+    bundle = _bundle(_history(30) + _pressures(pattern))
+    window = engine_lookback(protocol)
+    wide = map_resources(bundle, now=NOW, lookback=window)
+    narrow = map_resources(bundle, now=NOW, lookback=window,
+                           concept_lookbacks=concept_lookbacks(protocol))
+    a = assess(wide.state, protocol).model_dump(mode="json")
+    b = assess(narrow.state, protocol).model_dump(mode="json")
+    assert a == b
+    if len(pattern) > 10:
+        assert len(narrow.state.observations) < len(wide.state.observations)
+
+
+def test_pressure_lookback_settings_match_the_replays() -> None:
+    pytest.importorskip("pyarrow")
+    from vasoguide.interop.lookback import PRESSURE_SETTINGS, concept_lookbacks
+    from vasoguide.timeline import replay
+
+    protocol = load_protocol()
+    assert PRESSURE_SETTINGS == replay._PRESSURE_SETTINGS
+    assert concept_lookbacks(protocol)["map"] == replay.pressure_lookback(protocol)

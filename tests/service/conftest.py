@@ -90,6 +90,8 @@ def prefetch_from(resources: list[dict[str, Any]]) -> dict[str, Any]:
         "conditions": search("Condition"),
         "medicationrequests": search("MedicationRequest"),
         "medicationadministrations": search("MedicationAdministration"),
+        "procedures": search("Procedure"),
+        "devices": search("Device"),
     }
 
 

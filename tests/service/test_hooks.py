@@ -27,6 +27,8 @@ ALL_KEYS = {
     "conditions",
     "medicationrequests",
     "medicationadministrations",
+    "procedures",
+    "devices",
 }
 
 

@@ -16,8 +16,25 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..errors import InputError
-from ..state import Infusion, Patient, PatientState, describe_validation_error, parse_state
-from .codes import CodeTables
+from ..state import (
+    Event,
+    Fluid,
+    FluidResponsivenessTest,
+    Infusion,
+    Patient,
+    PatientState,
+    describe_validation_error,
+    parse_state,
+)
+from .care import (
+    CareFindings,
+    fluid_codings,
+    read_care_observation,
+    read_device,
+    read_fluid_administration,
+    read_procedure,
+)
+from .codes import CodeTables, Coding
 from .codes import tables as default_tables
 from .conditions import ConditionFindings, read_condition
 from .medications import MedicationIndex, OrderRead, read_administration, read_order
@@ -38,7 +55,7 @@ __all__ = ["MappedState", "bundle_to_state", "map_resources"]
 
 _READ_TYPES = {
     "Patient", "Observation", "Condition", "MedicationRequest", "MedicationAdministration",
-    "Medication", "OperationOutcome",
+    "Medication", "OperationOutcome", "Procedure", "Device",
 }
 _ADMIN_USED = {"in-progress", "completed", "on-hold", "stopped"}
 _SEX = {"male": "male", "female": "female", "other": "other", "unknown": "unknown"}
@@ -104,6 +121,7 @@ def map_resources(
     patient_id: str | None = None,
     tables: CodeTables | None = None,
     lookback: timedelta | None = None,
+    concept_lookbacks: Mapping[str, timedelta] | None = None,
 ) -> MappedState:
     """Map a Bundle, resource or prefetch mapping; `patient_id` pins the patient (CDS Hooks).
 
@@ -111,6 +129,8 @@ def map_resources(
     older than now - lookback are not passed on, except the latest of each kind before then
     (the reading "in force" at the cut, so that "latest" and "since" questions get the same
     answer); what is dropped is said in the report. None keeps everything.
+    `concept_lookbacks` (`lookback.concept_lookbacks(protocol)`): shorter windows for some
+    concepts (blood pressures: the engine looks back 30 min, not 24 h), with the same rule.
     """
     codes = tables or default_tables()
     report = MappingReport()
@@ -128,10 +148,16 @@ def map_resources(
     # With a look-back and a given "now", plain observations older than the cut are set aside
     # and only the latest usable one of each kind is read (see `_read_old`).
     cut = now - lookback if lookback is not None and now is not None else None
+    cuts: dict[str, datetime] = {}
+    if cut is not None and now is not None and concept_lookbacks:
+        cuts = {c: max(now - w, cut) for c, w in concept_lookbacks.items()}
     old: list[tuple[datetime, str, Resource]] = []
     conditions = ConditionFindings()
     administrations: list[OrderRead] = []
     orders: list[OrderRead] = []
+    care = CareFindings()
+    fluid_admins: list[tuple[Resource, str]] = []  # read once "now" is known
+    care_obs = codes.care.get("care_observations")
     for resource in collector.resources:
         kind = resource.get("resourceType")
         if kind == "Patient":
@@ -140,11 +166,17 @@ def map_resources(
             report.unusable(ref_of(resource), "about another patient: not used")
             continue
         if kind == "Observation":
+            code = codings(resource.get("code"))  # once: care table, then the vitals table
+            if care_obs is not None and care_obs.exact:
+                entry = care_obs.find(code)
+                if entry is not None:
+                    read_care_observation(resource, entry.meaning, codes, care, report)
+                    continue
             if cut is None:
                 observations += read_observation(resource, codes, report)
                 continue
             times = observation_times(resource)
-            concept = _old_plain(resource, codes, times[1], cut)
+            concept = _old_plain(resource, code, codes, times[1], cut, cuts)
             if concept is not None and times[1] is not None:
                 old.append((times[1], concept, resource))
             else:
@@ -152,7 +184,17 @@ def map_resources(
         elif kind == "Condition":
             read_condition(resource, codes, report, conditions)
         elif kind == "MedicationAdministration":
-            administrations.append(read_administration(resource, collector.medications, codes))
+            read = read_administration(resource, collector.medications, codes)
+            if read.drug is None:
+                given = codes.find("fluids", fluid_codings(resource, collector.medications))
+                if given is not None:
+                    fluid_admins.append((resource, given.meaning["fluid"]))
+                    continue
+            administrations.append(read)
+        elif kind == "Procedure":
+            read_procedure(resource, codes, care, report)
+        elif kind == "Device":
+            read_device(resource, codes, care, report)
         elif kind == "MedicationRequest":
             orders.append(read_order(resource, collector.medications, codes))
 
@@ -167,6 +209,11 @@ def map_resources(
     for flag in ("traumatic_brain_injury", "spinal_cord_injury", "chronic_hypertension"):
         if flag in conditions.flags:
             context[flag] = True
+    bleeding = care.bleeding_controlled(moment)
+    if bleeding is not None:
+        context["bleeding_controlled"] = bleeding
+    for resource, fluid_type in fluid_admins:
+        read_fluid_administration(resource, fluid_type, moment, care, report)
     gcs = _latest(observations, "gcs", moment)
     if gcs is not None and gcs.value.is_integer() and 3 <= gcs.value <= 15:
         context["gcs"] = int(gcs.value)
@@ -174,31 +221,70 @@ def map_resources(
     state["infusions"] = _infusions(administrations, orders, report)
     values = [o for o in observations if o.concept != "weight"]
     if lookback is not None:
-        values = _within(values, moment - lookback, lookback, report, unread)
+        values = _within(values, moment - lookback, lookback, report, unread,
+                         {c: moment - w for c, w in (concept_lookbacks or {}).items()})
     state["observations"] = [o.payload for o in values]
+    state["fluids"] = care.fluids
+    state["fluid_responsiveness"] = care.tests
+    state["events"] = care.events
+    lines = dict(care.lines)
+    if "arterial" not in lines and any(o.payload.get("method") == "arterial" for o in values):
+        # An invasive pressure reading is taken through an arterial line.
+        lines["arterial"] = True
+        report.note("Observation", "arterial line inferred from invasive blood pressure readings")
+    state["lines"] = lines
     try:
         # One validation pass for the whole state: the order-sign path has hundreds of values.
         parsed = parse_state(state)
     except InputError:
-        # Rare: find the observations that fail on their own, report them, use the rest.
+        # Rare: find the items that fail on their own, report them, use the rest.
         state["observations"] = [o.payload for o in drop_invalid(values, report)]
+        state["fluids"] = _valid(care.fluids, Fluid, "fluid", report)
+        state["fluid_responsiveness"] = _valid(care.tests, FluidResponsivenessTest,
+                                               "fluid-responsiveness test", report)
+        state["events"] = _valid(care.events, Event, "event", report)
+        scratch = MappingReport()
+        state["infusions"] = _infusions(administrations, orders, scratch, validate=True)
+        known = set(report.findings)
+        report.findings += [f for f in scratch.findings if f not in known]
         parsed = parse_state(state)
     return MappedState(parsed, report, pid if isinstance(pid, str) else None,
                        collector.medications)
 
 
+def _valid(
+    items: list[dict[str, Any]], model: type[Fluid | FluidResponsivenessTest | Event], what: str,
+    report: MappingReport,
+) -> list[dict[str, Any]]:
+    """The items the contract accepts; the others are reported with the reason."""
+    out = []
+    for item in items:
+        try:
+            model.model_validate(item)
+        except ValidationError as exc:
+            report.unusable(what, "; ".join(describe_validation_error(exc)))
+            continue
+        out.append(item)
+    return out
+
+
 def _old_plain(
-    resource: Resource, codes: CodeTables, time: datetime | None, cut: datetime
+    resource: Resource, code: list[Coding], codes: CodeTables, time: datetime | None,
+    cut: datetime, cuts: Mapping[str, datetime],
 ) -> str | None:
-    """The concept of a one-value Observation measured (`time`) before `cut`, else None.
+    """The concept of a one-value Observation measured (`time`) before its concept's cut
+    (`cuts`, else `cut`), else None.
 
     Cheap: the code and the time only. Panels, components and unknown codes give None and
     are read in full as before.
     """
-    if time is None or time >= cut or "component" in resource:
+    if time is None or "component" in resource or (time >= cut and not cuts):
         return None
-    entry = codes.observation(codings(resource.get("code")))
-    return entry.meaning["concept"] if entry is not None else None
+    entry = codes.observation(code)
+    if entry is None:
+        return None
+    concept = entry.meaning["concept"]
+    return concept if time < cuts.get(concept, cut) else None
 
 
 def _read_old(
@@ -229,29 +315,39 @@ def _within(
     lookback: timedelta,
     report: MappingReport,
     unread: dict[str, int] | None = None,
+    cuts: Mapping[str, datetime] | None = None,
 ) -> list[ObservationRead]:
-    """The reads at or after `cut`, plus the latest read(s) of each concept before it, in
-    their original order (the engine's stable sort then sees the same series)."""
+    """The reads at or after their concept's cut (`cuts`, else `cut`), plus the latest
+    read(s) of each concept before it, in their original order (the engine's stable sort then
+    sees the same series)."""
+    cuts = cuts or {}
     last: dict[str, datetime] = {}
     for read in reads:
-        if read.time < cut and (read.concept not in last or read.time > last[read.concept]):
+        mine = cuts.get(read.concept, cut)
+        if read.time < mine and (read.concept not in last or read.time > last[read.concept]):
             last[read.concept] = read.time
     if not last and not unread:
         return reads
     kept: list[ObservationRead] = []
     dropped: dict[str, int] = dict(unread or {})
     for read in reads:
-        if read.time >= cut or read.time == last.get(read.concept):
+        if read.time >= cuts.get(read.concept, cut) or read.time == last.get(read.concept):
             kept.append(read)
         else:
             dropped[read.concept] = dropped.get(read.concept, 0) + 1
     if dropped:
         hours = lookback.total_seconds() / 3600
         counts = ", ".join(f"{n} {concept}" for concept, n in sorted(dropped.items()))
-        report.unusable("Observation", f"older than the protocol's longest look-back ({hours:g} "
-                        f"h, before {utc_iso(cut)}), not used: {counts} readings (the latest of "
-                        "each kind before then is kept)")
+        shorter = "".join(f"; {c}: {(now_of(cut, lookback) - t).total_seconds() / 60:g} min"
+                          for c, t in sorted(cuts.items()))
+        report.unusable("Observation", f"older than the protocol's look-back ({hours:g} h"
+                        f"{shorter}, before {utc_iso(cut)}), not used: {counts} readings (the "
+                        "latest of each kind before then is kept)")
     return kept
+
+
+def now_of(cut: datetime, lookback: timedelta) -> datetime:
+    return cut + lookback
 
 
 def _choose_patient(collector: _Collector, report: MappingReport) -> Resource | None:
@@ -340,24 +436,32 @@ def _patient(
     return out
 
 
-def _as_infusion(read: OrderRead, time: datetime, report: MappingReport) -> dict[str, Any] | None:
+def _as_infusion(
+    read: OrderRead, time: datetime, report: MappingReport, validate: bool
+) -> dict[str, Any] | None:
     payload = read.as_infusion()
     if payload is None:
         why = "; ".join(read.problems) or "no dose rate given"
         report.unusable(read.ref, f"{read.drug}: {why}")
         return None
     payload["time"] = utc_iso(time)
-    try:
-        Infusion.model_validate(payload)
-    except ValidationError as exc:
-        report.unusable(read.ref, "; ".join(describe_validation_error(exc)))
-        return None
+    if validate:
+        try:
+            Infusion.model_validate(payload)
+        except ValidationError as exc:
+            report.unusable(read.ref, "; ".join(describe_validation_error(exc)))
+            return None
     return payload
 
 
 def _infusions(
-    administrations: list[OrderRead], orders: list[OrderRead], report: MappingReport
+    administrations: list[OrderRead],
+    orders: list[OrderRead],
+    report: MappingReport,
+    validate: bool = False,
 ) -> list[dict[str, Any]]:
+    """The contract's infusions; `validate` checks each one (the slow path, taken only when
+    the state as a whole is refused) so that a bad one is reported and the rest used."""
     out: list[dict[str, Any]] = []
     given: set[str] = set()
     segments: list[tuple[str, datetime, datetime | None]] = []
@@ -372,7 +476,7 @@ def _infusions(
             report.unusable(read.ref, "no start time with a UTC offset: not used")
             continue
         given.add(read.drug)
-        infusion = _as_infusion(read, read.time, report)
+        infusion = _as_infusion(read, read.time, report, validate)
         if infusion is not None:
             out.append(infusion)
             segments.append((read.drug, read.time, read.end))
@@ -384,7 +488,9 @@ def _infusions(
             d == drug and s <= end and (e is None or e > end) for d, s, e in segments
         )
         if not covered:
-            out.append({"drug": drug, "dose": {"value": 0, "unit": "ug/min"},
+            # Vasopressin is dosed in units: its stop is 0 U/min (0 ug/min would be refused).
+            unit = "U/min" if drug == "vasopressin" else "ug/min"
+            out.append({"drug": drug, "dose": {"value": 0, "unit": unit},
                         "time": utc_iso(end)})
     for read in orders:
         if read.drug is None:
@@ -398,7 +504,7 @@ def _infusions(
         elif read.time is None:
             report.unusable(read.ref, "no start time with a UTC offset: not used")
         else:
-            infusion = _as_infusion(read, read.time, report)
+            infusion = _as_infusion(read, read.time, report, validate)
             if infusion is not None:
                 # Many EHRs chart infusions as flowsheet rows, not administrations; an active
                 # order is then the best evidence the drug runs. Said, so it can be checked.

@@ -128,10 +128,23 @@ def _override_reasons(tables: CodeTables) -> list[OverrideReason]:
             for c, d in tables.override_reasons]
 
 
+# The basis part of the detail is the same on every card of one response (the decision card and
+# each order card): built once per (Assessment, report) pair, by identity.
+_LAST_BASIS: list[tuple[Assessment, Sequence[str], str]] = []
+
+
 def detail_markdown(a: Assessment, report: Sequence[str] = (), lead: Sequence[str] = ()) -> str:
     """The basis of the advice, for the clinician to review: inputs, advice, alerts, evidence."""
-    out: list[str] = [*lead]
-    out.append(f"**Decision:** {a.decision} — target {_md(_target_text(a))}")
+    if _LAST_BASIS and _LAST_BASIS[0][0] is a and _LAST_BASIS[0][1] is report:
+        body = _LAST_BASIS[0][2]
+    else:
+        body = _basis_markdown(a, report)
+        _LAST_BASIS[:] = [(a, report, body)]
+    return "\n".join([*lead, body])
+
+
+def _basis_markdown(a: Assessment, report: Sequence[str]) -> str:
+    out: list[str] = [f"**Decision:** {a.decision} — target {_md(_target_text(a))}"]
     if a.summary:
         out.append(_md(a.summary))
     if a.inputs:

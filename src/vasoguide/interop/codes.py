@@ -3,26 +3,41 @@
 The tables are data (CONVENTIONS 1): adding a LOINC or RxNorm code is an edit of the YAML, not
 of the code. Lookups are exact on (system, code); ICD-10 entries marked `prefix` also match their
 subdivisions. Nothing is ever matched on display text.
+
+A site adds its local codes in a site mapping file (YAML, the same sections and row shape as
+`codes.yaml`), named by the environment variable `VASOGUIDE_SITE_CODES`: its rows are added to
+the packaged ones (a code in both is an error, so a site cannot silently change a meaning).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
 
 __all__ = [
+    "CARE_SECTIONS",
+    "SITE_CODES_ENV",
     "CodeEntry",
     "CodeTables",
     "Coding",
+    "load_tables",
     "tables",
 ]
 
 Coding = tuple[str, str]  # (system URI, code)
+
+# Sections about care beyond vitals and vasopressors: fluids, tests, lines, bleeding, events.
+CARE_SECTIONS = (
+    "fluids", "procedures", "devices", "care_observations", "test_results", "routes",
+)
+SITE_CODES_ENV = "VASOGUIDE_SITE_CODES"
 
 
 @dataclass(frozen=True)
@@ -66,6 +81,16 @@ class CodeTables:
     override_reasons: tuple[tuple[str, str], ...]  # (code, display)
     rate_tolerance: float  # fraction of the expected pump rate
     rate_decimals: int
+    care: Mapping[str, _Table] = field(default_factory=dict)
+
+    def find(self, section: str, codings: Iterable[Coding]) -> CodeEntry | None:
+        """The row of a care section (`CARE_SECTIONS`) matching one of `codings`."""
+        table = self.care.get(section)
+        return table.find(codings) if table is not None else None
+
+    def section_codings(self, section: str) -> list[Coding]:
+        table = self.care.get(section)
+        return sorted(table.exact) if table is not None else []
 
     def observation(self, codings: Iterable[Coding]) -> CodeEntry | None:
         return self.observations.find(codings)
@@ -124,8 +149,25 @@ def _table(rows: list[dict[str, Any]], systems: Mapping[str, str], path: str) ->
     return table
 
 
-def load_tables(data: Mapping[str, Any]) -> CodeTables:
-    """Build the tables from the parsed YAML; raises ValueError naming the bad row."""
+def _merge(data: Mapping[str, Any], site: Mapping[str, Any]) -> dict[str, Any]:
+    """The packaged tables plus a site's rows (lists are appended; systems may be added)."""
+    out = dict(data)
+    out["systems"] = {**data["systems"], **(site.get("systems") or {})}
+    for key, rows in site.items():
+        if key in ("systems", "version"):
+            continue
+        if not isinstance(rows, list):
+            raise ValueError(f"site codes: section {key!r} must be a list of rows")
+        if key not in ("observations", "drugs", "conditions", "methods", *CARE_SECTIONS):
+            raise ValueError(f"site codes: unknown section {key!r}")
+        out[key] = [*(data.get(key) or []), *rows]
+    return out
+
+
+def load_tables(data: Mapping[str, Any], site: Mapping[str, Any] | None = None) -> CodeTables:
+    """Build the tables from the parsed YAML (and a site file's); ValueError names the bad row."""
+    if site:
+        data = _merge(data, site)
     systems: dict[str, str] = {str(k): str(v) for k, v in data["systems"].items()}
 
     def coding(row: Mapping[str, Any]) -> Coding:
@@ -144,11 +186,14 @@ def load_tables(data: Mapping[str, Any]) -> CodeTables:
         override_reasons=tuple((str(r["code"]), str(r["display"])) for r in reasons["reasons"]),
         rate_tolerance=float(data["order_checks"]["rate_tolerance_fraction"]),
         rate_decimals=int(data["order_checks"]["rate_decimals"]),
+        care={k: _table(data.get(k) or [], systems, k) for k in CARE_SECTIONS},
     )
 
 
 @cache
 def tables() -> CodeTables:
-    """The packaged coding tables, parsed once per process."""
+    """The packaged coding tables plus the site file's (`VASOGUIDE_SITE_CODES`), parsed once."""
     text = resources.files(__package__).joinpath("codes.yaml").read_text(encoding="utf-8")
-    return load_tables(yaml.safe_load(text))
+    site_path = os.environ.get(SITE_CODES_ENV)
+    site = yaml.safe_load(Path(site_path).read_text(encoding="utf-8")) if site_path else None
+    return load_tables(yaml.safe_load(text), site)

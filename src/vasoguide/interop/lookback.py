@@ -16,7 +16,13 @@ from datetime import timedelta
 from ..protocol import Protocol
 from ..units import convert
 
-__all__ = ["DURATION_UNITS", "engine_lookback"]
+__all__ = ["DURATION_UNITS", "PRESSURE_SETTINGS", "concept_lookbacks", "engine_lookback"]
+
+# The settings that bound how far back the engine reads blood pressures: staleness, the
+# sustained-above-target window of weaning, the titration interval (the same list as
+# `timeline.replay.pressure_lookback`; a test keeps them equal).
+PRESSURE_SETTINGS = ("pressure_max_age", "wean_sustained", "titration_interval")
+_PRESSURES = ("map", "sbp", "dbp")
 
 DURATION_UNITS = ("s", "min", "h")
 
@@ -38,3 +44,18 @@ def engine_lookback(protocol: Protocol) -> timedelta:
     window = timedelta(minutes=minutes)
     protocol.memo["interop.lookback"] = window
     return window
+
+
+def concept_lookbacks(protocol: Protocol) -> dict[str, timedelta]:
+    """Per-concept windows shorter than `engine_lookback`: blood pressures (cached per protocol).
+
+    The mapper keeps, beyond the window, the latest reading of each kind, so staleness stays
+    the engine's to judge.
+    """
+    cached = protocol.memo.get("interop.concept_lookbacks")
+    if isinstance(cached, dict):
+        return cached
+    minutes = max(float(protocol.setting(k, "min")) for k in PRESSURE_SETTINGS)
+    out = {concept: timedelta(minutes=minutes) for concept in _PRESSURES}
+    protocol.memo["interop.concept_lookbacks"] = out
+    return out

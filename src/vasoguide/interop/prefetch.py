@@ -28,6 +28,7 @@ def templates(tables: CodeTables, *, observations_count: int = 200) -> dict[str,
     weight = tables.observation_codings("weight")
     others = [k for k, v in tables.observations.exact.items() if v.meaning["concept"] != "weight"]
     others += sorted(tables.panels)
+    others += tables.section_codings("care_observations")  # tests, bleeding, events, fluids
     patient = "{{context.patientId}}"
     return {
         "patient": f"Patient/{patient}",
@@ -36,8 +37,14 @@ def templates(tables: CodeTables, *, observations_count: int = 200) -> dict[str,
         f"&_sort=-date&_count={observations_count}",
         "conditions": f"Condition?patient={patient}&clinical-status=active&_count=100",
         "medicationrequests": f"MedicationRequest?patient={patient}&status=active&_count=100",
+        # Vasopressor segments and fluids, newest first.
         "medicationadministrations": f"MedicationAdministration?patient={patient}"
-        "&_sort=-effective-time&_count=100",
+        "&_sort=-effective-time&_count=200",
+        # Transfusions, line insertions, bleeding control.
+        "procedures": f"Procedure?patient={patient}"
+        f"&code={_codes(tables.section_codings('procedures'))}&_sort=-date&_count=100",
+        "devices": f"Device?patient={patient}"
+        f"&type={_codes(tables.section_codings('devices'))}&_count=50",
     }
 
 

@@ -33,7 +33,7 @@ from ..interop.cdshooks import (
     ServiceDescription,
     dump,
 )
-from ..interop.lookback import engine_lookback
+from ..interop.lookback import concept_lookbacks, engine_lookback
 from ..interop.medications import MedicationIndex, read_order
 from ..interop.orders import check_order
 from ..interop.prefetch import fill, is_error
@@ -125,7 +125,8 @@ async def call_service(service_id: str, request: Request) -> Response | dict[str
     now = rt.clock()
     try:
         mapped = map_resources(data, now=now, patient_id=context.patientId, tables=rt.tables,
-                               lookback=engine_lookback(rt.protocol))
+                               lookback=engine_lookback(rt.protocol),
+                               concept_lookbacks=concept_lookbacks(rt.protocol))
     except InputError as exc:
         return outcome_response(412, "invalid", f"the patient's data are unusable: {exc.field}")
     assessment = rt.assess(mapped.state, rt.protocol)
