@@ -71,8 +71,13 @@ def test_mg_per_kg_draft_gets_a_critical_card_with_the_corrected_order(
     assert order["resourceType"] == "MedicationRequest" and order["id"] == draft["id"]
     rates = {d["rateQuantity"]["code"]: d["rateQuantity"]["value"]
              for d in order["dosageInstruction"][0]["doseAndRate"]}
-    assert rates["ug/kg/min"] == 0.05  # the advised start dose, in micrograms
-    assert rates["mL/h"] == 15  # 0.05 ug/kg/min x 80 kg at 16 ug/mL
+    from vasoguide import load_protocol
+
+    p = load_protocol()
+    start = p.setting("adult_start_dose", "ug/kg/min")
+    conc = p.setting("default_concentration", "ug/mL")
+    assert rates["ug/kg/min"] == start  # the advised start dose, in micrograms
+    assert rates["mL/h"] == start * 80 * 60 / conc  # at 80 kg and the default concentration
 
 
 def test_the_basis_is_built_once_for_all_cards_of_a_response(

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from uuid import uuid4
 
 from ..assessment import Assessment, BasisEntry
+from ..display import number_text, rounded
 from .cdshooks import SUMMARY_MAX, Action, Card, OverrideReason, Source, Suggestion
 from .codes import CodeTables
 from .orders import OrderCheck, Severity, display_unit
@@ -43,7 +44,8 @@ def _fit(text: str) -> str:
 
 
 def _num(value: float) -> str:
-    return f"{value:.3g}"
+    # The Assessment's number as it is (display.py): cards never round again.
+    return number_text(value)
 
 
 def _target_text(a: Assessment) -> str:
@@ -150,7 +152,10 @@ def _basis_markdown(a: Assessment, report: Sequence[str]) -> str:
     if a.inputs:
         out += ["", "**Inputs used**", "", "| input | value | time |", "|---|---|---|"]
         for i in a.inputs:
-            shown = f"{i.value:g}" if isinstance(i.value, float) else str(i.value)
+            shown = (
+                number_text(rounded(i.value, i.unit or "")) if isinstance(i.value, float)
+                else str(i.value)
+            )
             value = f"{shown} {display_unit(i.unit or '')}".strip()
             if i.method:
                 value += f" ({i.method})"

@@ -80,7 +80,6 @@ class CodeTables:
     override_system: str
     override_reasons: tuple[tuple[str, str], ...]  # (code, display)
     rate_tolerance: float  # fraction of the expected pump rate
-    rate_decimals: int
     care: Mapping[str, _Table] = field(default_factory=dict)
 
     def find(self, section: str, codings: Iterable[Coding]) -> CodeEntry | None:
@@ -185,7 +184,6 @@ def load_tables(data: Mapping[str, Any], site: Mapping[str, Any] | None = None) 
         override_system=str(reasons["system"]),
         override_reasons=tuple((str(r["code"]), str(r["display"])) for r in reasons["reasons"]),
         rate_tolerance=float(data["order_checks"]["rate_tolerance_fraction"]),
-        rate_decimals=int(data["order_checks"]["rate_decimals"]),
         care={k: _table(data.get(k) or [], systems, k) for k in CARE_SECTIONS},
     )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..assessment import Action, Assessment
+from ..display import quantity_text, rounded, unit_text
 from ..dosing import check_limits, convert_dose, rate_ml_h
 from ..errors import DoseError, UnitError
 from ..protocol import Protocol
@@ -32,12 +33,12 @@ _LIMIT_PROBLEMS: dict[str, tuple[str, Severity, str]] = {
 
 
 def display_unit(unit: str) -> str:
-    """UCUM for machines, clinicians' spelling for people: ug -> mcg, mm[Hg] -> mmHg."""
-    return unit.replace("ug", "mcg").replace("mm[Hg]", "mmHg")
+    """UCUM for machines, clinicians' spelling for people (display.unit_text)."""
+    return unit_text(unit)
 
 
 def _q(value: float, unit: str) -> str:
-    return f"{value:.3g} {display_unit(unit)}"
+    return quantity_text(rounded(value, unit), unit)
 
 
 @dataclass(frozen=True)
@@ -162,19 +163,20 @@ def check_order(
         return check
     if dose is not None and ug_min is not None:
         used_conc = conc if conc is not None else default_conc
-        expected = round(rate_ml_h(ug_min, concentration_ug_ml=used_conc), tables.rate_decimals)
+        expected = rounded(rate_ml_h(ug_min, concentration_ug_ml=used_conc), "mL/h")
         if read.rate is None:
-            problems.append(OrderProblem("RATE_MISSING", "info", f"no pump rate: "
-                                         f"{_q(dose.value, dose.unit)} is {expected:g} mL/h at "
-                                         f"{_q(used_conc, 'ug/mL')}", short="no pump rate"))
+            problems.append(OrderProblem(
+                "RATE_MISSING", "info",
+                f"no pump rate: {_q(dose.value, dose.unit)} is {_q(expected, 'mL/h')} at "
+                f"{_q(used_conc, 'ug/mL')}", short="no pump rate"))
         else:
             given = read.rate.value * dose_basis(read.rate.unit)[1]
             if expected > 0 and abs(given - expected) / expected > tables.rate_tolerance:
                 problems.append(OrderProblem(
                     "RATE_MISMATCH", "critical",
-                    f"{given:g} mL/h does not deliver {_q(dose.value, dose.unit)}: at "
-                    f"{_q(used_conc, 'ug/mL')} that dose is {expected:g} mL/h",
-                    short=f"{given:g} mL/h does not match {_q(dose.value, dose.unit)}"))
+                    f"{_q(given, 'mL/h')} does not deliver {_q(dose.value, dose.unit)}: at "
+                    f"{_q(used_conc, 'ug/mL')} that dose is {_q(expected, 'mL/h')}",
+                    short=f"{_q(given, 'mL/h')} does not match {_q(dose.value, dose.unit)}"))
             else:
                 return check
         check.proposal = Proposal((dose.value, dose.unit), (expected, "mL/h"),
