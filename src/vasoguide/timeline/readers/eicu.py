@@ -196,7 +196,7 @@ def read_eicu(
         con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}_seg AS {segs.sql_query()}")
         infusions.append(segments_to_events(con, f"{prefix}_seg"))
     events = finish(con, prefix, raw, infusions, spec["unit_aliases"])
-    caveats = CAVEATS
+    caveats: tuple[str, ...] = CAVEATS
     if drug:
         # stays whose norepinephrine rows all have rate 0 were never exposed: say how many
         zero_only = con.execute(
