@@ -271,7 +271,7 @@ def stay_metrics(es: EventSet, decisions: pa.Table, protocol: Protocol) -> pa.Ta
         SELECT s.stay_id, s.subject_id, s.care_unit, s.admission, s.trauma,
                coalesce(c.decisions, 0) AS decisions,
                x.ne_start IS NOT NULL AS on_ne, x.ne_start, coalesce(ne.ne_courses, 0)
-                 AS ne_courses, x.ne_dose_known,
+                 AS ne_courses, coalesce(ne.ne_stops, 0) AS ne_stops, x.ne_dose_known,
                c.criteria_first_met,
                date_diff('second', c.criteria_first_met, f.ne_start_after_criteria) / 60.0
                  AS minutes_criteria_to_ne,
@@ -342,6 +342,7 @@ def headline(metrics: pa.Table, quality: pa.Table) -> dict[str, Any]:
                  AS stays_premature_vasopressor,
                count(*) FILTER (WHERE trauma) AS trauma_stays,
                sum(abrupt_stops) AS abrupt_stops,
+               sum(ne_stops) AS ne_stops,
                count(*) FILTER (WHERE abrupt_stops > 0) AS stays_with_abrupt_stop,
                count(*) FILTER (WHERE dose_above_limit_decisions > 0) AS stays_dose_above_limit,
                count(*) FILTER (WHERE high_dose_decisions > 0) AS stays_high_dose,
@@ -424,6 +425,7 @@ DEFINITIONS: dict[str, str] = {
     "trauma_stays": "Stays replayed as trauma (trauma unit or diagnosis: a proxy).",
     "abrupt_stops": "NE stops whose Assessment carries the AVOID_ABRUPT_DISCONTINUATION warning.",
     "stays_with_abrupt_stop": "Stays with at least one such stop.",
+    "ne_stops": "Norepinephrine stops (end of a course with a usable dose).",
     "stays_dose_above_limit": "Stays with a DOSE_ABOVE_LIMIT alert (protocol's hard limit).",
     "stays_high_dose": "Stays with a HIGH_DOSE alert.",
     "stays_dose_unit_suspect": "Stays with a DOSE_UNIT_SUSPECT alert (dose implausible in its "

