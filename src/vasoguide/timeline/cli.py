@@ -95,8 +95,8 @@ def replay(
     from ..engine import assess
     from ..state import parse_state
     from .replay import decisions_table, lookback, pressure_lookback, state_at
-    from .report import figure_png, stay_figure, stay_html
-    from .stay import StayNotFoundError, load_stay, stay_series
+    from .report import figure_png, replay_title, stay_figure, stay_html
+    from .stay import StayNotFoundError, load_stay, stale_note, stay_series
 
     _check_shock(shock_type)
     protocol = _protocol(site)
@@ -119,13 +119,15 @@ def replay(
             bar.advance(task)
     _print_decisions(decisions, rows)
     series = stay_series(es, stay, protocol)
-    title = f"{es.dataset} stay {stay}"
+    title = replay_title(es.dataset, st, decisions, series["weight_kg"], shock_type)
     png = figure_png(stay_figure(title, series["pressures"], decisions, series["ne_dose"],
-                                 series["nee"], series["fluids"]))
+                                 series["nee"], series["fluids"], flagged=series["flagged"],
+                                 weight_kg=series["weight_kg"]))
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"{es.dataset}-stay-{stay}"
     stem.with_suffix(".png").write_bytes(png)
-    notes = list(es.caveats)
+    stale = stale_note(st, decisions, protocol)
+    notes = ([stale] if stale else []) + list(es.caveats)
     stem.with_suffix(".html").write_text(stay_html(title, png, decisions, notes), "utf-8")
     import pyarrow.csv as pacsv
 

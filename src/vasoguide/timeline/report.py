@@ -27,7 +27,9 @@ __all__ = [
     "audit_figures",
     "audit_header",
     "audit_html",
+    "decision_rows",
     "figure_png",
+    "replay_title",
     "stay_figure",
     "stay_html",
 ]
@@ -49,7 +51,7 @@ table{border-collapse:collapse;font-size:13px;margin:1em 0}
 td,th{border:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}.note{color:#555;font-size:13px}img{max-width:100%}
 table.figures th{width:28em;font-weight:normal;background:#fafafa}table.meta th{width:14em}
-dt{font-family:monospace;margin-top:.4em}dd{margin-left:1.5em;color:#444}
+td:first-child{white-space:nowrap}dt{font-family:monospace;margin-top:.4em}dd{margin-left:1.5em;color:#444}
 """
 
 
@@ -64,6 +66,36 @@ def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+def _robust_top(values: Sequence[float], floor: float) -> float:
+    """An axis top that a lone spike does not set: 1.3 x the 95th percentile, unless the
+    largest value is within twice that (then the largest value shows whole)."""
+    vals = sorted(v for v in values if v is not None and math.isfinite(v))
+    if not vals:
+        return floor
+    p95 = vals[min(len(vals) - 1, int(0.95 * len(vals)))]
+    top = vals[-1] * 1.08 if vals[-1] <= 2 * p95 else p95 * 1.3
+    return max(top, floor)
+
+
+def _beyond(ax: Any, points: list[tuple[datetime, float]], top: float, unit: str) -> bool:
+    """Points above the axis top drawn at the top edge as marked points with their value."""
+    over = [(t, v) for t, v in points if v > top]
+    for t, v in over:
+        ax.annotate(f"{number_text(float(f'{v:.3g}'))} {unit}", (t, top), fontsize=7,
+                    xytext=(2, -10), textcoords="offset points", color="#b00")
+    if over:
+        ax.scatter([t for t, _ in over], [top] * len(over), marker="^", color="#b00", s=28,
+                   zorder=5, clip_on=False, label="above the axis (value shown)")
+    return bool(over)
+
+
+def _legend(ax: Any) -> None:
+    """A legend only when something is labelled (no empty legend box, no warning)."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, loc="upper left", fontsize=8, ncol=2)
+
+
 def stay_figure(
     title: str,
     pressures: dict[str, list[tuple[datetime, float]]],
@@ -71,56 +103,112 @@ def stay_figure(
     ne_dose: list[tuple[datetime, float | None]],
     nee: list[tuple[datetime, float | None]],
     fluids: list[tuple[datetime, float | None]],
+    *,
+    flagged: Sequence[dict[str, Any]] = (),
+    weight_kg: float | None = None,
+    tz: str = "UTC",
 ) -> Figure:
-    """Pressure against the target band, NE dose, fluids and decisions on one time axis."""
+    """Pressure against the shaded target band, NE dose, cumulative fluids and decisions.
+
+    Rows not used (artefacts, unit problems, rejected doses: `flagged`) are marked points,
+    never part of a line; a spike beyond a robust axis top is drawn at the edge with its
+    value. Fluids are cumulative mL (never decreasing). Times are in `tz`.
+    """
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
     fig, axes = plt.subplots(
-        4, 1, figsize=(12, 9), sharex=True, gridspec_kw={"height_ratios": [3, 1.4, 1.2, 0.8]}
+        4, 1, figsize=(12, 9.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.5, 1.2, 0.9]}
     )
     ax_bp, ax_ne, ax_fl, ax_dec = axes
     evaluated = [d for d in decisions if d.get("decision")]
-    measures = {d["target_measure"] for d in evaluated if d.get("target_measure")}
-    for measure, style in (("map", dict(color="#1f77b4", s=10)), ("sbp", dict(color="#aaa", s=6))):
-        pts = pressures.get(measure, [])
-        if pts:
-            ax_bp.scatter([t for t, _ in pts], [v for _, v in pts], label=measure.upper(), **style)
+    mmhg = unit_text("mm[Hg]")
+    dose_unit = unit_text("ug/kg/min")
+    # pressure axis: robust top, never below the band's upper bound
+    all_bp = [v for m in ("map", "sbp") for _, v in pressures.get(m, [])]
+    highs = [d["target_high"] for d in evaluated if d.get("target_high") is not None]
+    top = _robust_top(all_bp, max([*highs, 100.0]) + 10)
     band = [d for d in evaluated if d.get("target_low") is not None]
     if band:
         times = [d["time"] for d in band]
         lows = [d["target_low"] for d in band]
-        highs = [d["target_high"] if d["target_high"] is not None else d["target_low"]
-                 for d in band]
-        ax_bp.step(times, lows, where="post", color="#d62728", lw=1.2,
-                   label="target low (" + "/".join(sorted(measures)).upper() + ")")
-        if any(d["target_high"] is not None for d in band):
-            ax_bp.fill_between(times, lows, highs, step="post", color="#2ca02c", alpha=0.15,
-                               label="target band")
-    ax_bp.set_ylabel("mmHg")
-    ax_bp.legend(loc="upper right", fontsize=8)
-    ax_bp.set_title(title)
+        ups = [d["target_high"] if d.get("target_high") is not None else top for d in band]
+        measures = "/".join(sorted({d["target_measure"].upper() for d in band}))
+        open_top = any(d.get("target_high") is None for d in band)
+        ax_bp.fill_between(times, lows, ups, step="post", color="#2ca02c", alpha=0.15,
+                           label=f"target band ({measures}"
+                                 + (", no upper bound)" if open_top else ")"))
+        ax_bp.step(times, lows, where="post", color="#2ca02c", lw=1)
+    for measure, style in (("map", dict(color="#1f77b4", s=10)), ("sbp", dict(color="#999", s=6))):
+        pts = pressures.get(measure, [])
+        if pts:
+            ax_bp.scatter([t for t, _ in pts], [min(v, top) for _, v in pts],
+                          label=measure.upper(), **style)
+            _beyond(ax_bp, [(t, v) for t, v in pts], top, mmhg)
+    bad_bp = [f for f in flagged if f["code"] in ("map", "sbp") and f["numeric_value"] is not None]
+    if bad_bp:
+        ax_bp.scatter([f["time"] for f in bad_bp],
+                      [min(max(f["numeric_value"], 0), top) for f in bad_bp],
+                      marker="x", color="#b00", s=24, label="artefact (not used)")
+    ax_bp.set_ylim(0, top)
+    ax_bp.set_ylabel(mmhg)
+    ax_bp.set_title(title, fontsize=11)
+    _legend(ax_bp)
+    dose_vals = [v for _, v in ne_dose if v is not None] + [v for _, v in nee if v is not None]
+    dose_top = _robust_top(dose_vals, 0.1)
     if ne_dose:
-        ax_ne.step([t for t, _ in ne_dose], [v if v is not None else float("nan")
-                                             for _, v in ne_dose],
+        ax_ne.step([t for t, _ in ne_dose],
+                   [min(v, dose_top) if v is not None else float("nan") for _, v in ne_dose],
                    where="post", color="#ff7f0e", label="norepinephrine")
+        _beyond(ax_ne, [(t, v) for t, v in ne_dose if v is not None], dose_top, dose_unit)
     if nee:
-        ax_ne.step([t for t, _ in nee], [v if v is not None else float("nan") for _, v in nee],
-                   where="post", color="#444",
-                   lw=0.8, ls="--", label="NE-equivalent")
-    ax_ne.set_ylabel("ug/kg/min")
-    ax_ne.legend(loc="upper right", fontsize=8)
-    if fluids:
-        ax_fl.step([t for t, _ in fluids], [v if v is not None else float("nan")
-                                            for _, v in fluids],
-                   where="post", color="#9467bd")
-    ax_fl.set_ylabel("fluids mL/kg")
+        ax_ne.step([t for t, _ in nee],
+                   [min(v, dose_top) if v is not None else float("nan") for _, v in nee],
+                   where="post", color="#444", lw=0.8, ls="--", label="NE-equivalent")
+    bad_ne = [f for f in flagged if f["code"] == "infusion.norepinephrine"]
+    if bad_ne:
+        kinds = sorted({str(f["quality"]).replace("_", " ") for f in bad_ne})
+        ax_ne.scatter([f["time"] for f in bad_ne], [dose_top * 0.95] * len(bad_ne), marker="x",
+                      color="#b00", s=28,
+                      label=f"{len(bad_ne)} rates not used ({', '.join(kinds)})")
+        # each value written out only while they stay readable
+        for f in bad_ne if len(bad_ne) <= 8 else []:
+            if f["numeric_value"] is not None:
+                value = number_text(float(f"{f['numeric_value']:.3g}"))
+                ax_ne.annotate(
+                    f"{value} {unit_text(f['unit'] or '?')}",
+                    (f["time"], dose_top * 0.95), fontsize=7, xytext=(-40, -11),
+                    textcoords="offset points", color="#b00")
+    ax_ne.set_ylim(0, dose_top)
+    ax_ne.set_ylabel(dose_unit)
+    if not ne_dose and not bad_ne:
+        ax_ne.text(0.5, 0.5, "no norepinephrine charted", transform=ax_ne.transAxes,
+                   ha="center", va="center", color="#777")
+    _legend(ax_ne)
+    fl_pts = [(t, v) for t, v in fluids if v is not None]
+    if fl_pts:
+        ax_fl.step([t for t, _ in fl_pts], [v for _, v in fl_pts], where="post",
+                   color="#9467bd")
+        last = fl_pts[-1][1]
+        per_kg = (f" = {number_text(rounded(last / weight_kg, 'mL/kg'))} mL/kg at "
+                  f"{number_text(rounded(weight_kg, 'kg'))} kg (first weight)"
+                  if weight_kg else "")
+        ax_fl.set_title(f"cumulative fluids: {number_text(rounded(last, 'mL'))} mL{per_kg}",
+                        fontsize=9, loc="left")
+    else:
+        ax_fl.text(0.5, 0.5, "no fluids charted", transform=ax_fl.transAxes, ha="center",
+                   va="center", color="#777")
+    ax_fl.set_ylabel("cumulative\nfluids, mL")
     codes = [c for c in _DECISION_COLOURS if any(d.get("decision") == c for d in evaluated)]
     for i, code in enumerate(codes):
         ts = [d["time"] for d in evaluated if d["decision"] == code]
         ax_dec.scatter(ts, [i] * len(ts), color=_DECISION_COLOURS[code], s=12, marker="|")
-    ax_dec.set_yticks(range(len(codes)), [c.replace("_NOREPINEPHRINE", " NE") for c in codes],
-                      fontsize=7)
+    ax_dec.set_yticks(range(len(codes)), [c.replace("_NOREPINEPHRINE", " NE").replace("_", " ")
+                                          .lower() for c in codes], fontsize=7)
     ax_dec.set_ylim(-0.5, max(len(codes), 1) - 0.5)
-    ax_dec.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d %H:%M"))  # type: ignore[no-untyped-call]
-    fig.autofmt_xdate()
+    ax_dec.xaxis.set_major_formatter(
+        mdates.DateFormatter("%Y-%m-%d\n%H:%M", tz=zone))  # type: ignore[no-untyped-call]
+    ax_dec.set_xlabel(f"time ({tz})")
     fig.tight_layout()
     return fig
 
@@ -158,19 +246,73 @@ DECISION_COLUMNS = ("time", "pressure", "target_measure", "target_low", "target_
                     "ne_dose_ug_kg_min", "decision", "alerts")
 
 
-def stay_html(
-    title: str, png: bytes, decisions: Sequence[dict[str, Any]], notes: Sequence[str]
+def _target_text(d: dict[str, Any]) -> str:
+    if d.get("target_low") is None:
+        return ""
+    measure = (d.get("target_measure") or "").upper()
+    low = number_text(d["target_low"])
+    if d.get("target_high") is None:
+        return f"{measure} ≥ {low}"
+    return f"{measure} {low}–{number_text(d['target_high'])}"
+
+
+def replay_title(
+    dataset: str, stay: Any, decisions: Sequence[dict[str, Any]], weight_kg: float | None,
+    shock_type: str | None,
 ) -> str:
-    """One stay: the chart and the decision table (evaluated decisions only)."""
-    evaluated = [d for d in decisions if d.get("decision")]
+    """ "eicu-demo stay 2705166 · shock type unknown · 70 kg · target MAP ≥ 65 mmHg"."""
+    shock = shock_type or ("hemorrhagic (trauma stay)" if getattr(stay, "trauma", False)
+                           else "unknown")
+    weight = f"{number_text(rounded(weight_kg, 'kg'))} kg" if weight_kg else "weight unknown"
+    targets: dict[str, int] = {}
+    for d in decisions:
+        if d.get("decision") and d.get("target_low") is not None:
+            text = _target_text(d)
+            targets[text] = targets.get(text, 0) + 1
+    target = (f"target {max(targets, key=lambda k: targets[k])} {unit_text('mm[Hg]')}"
+              + (" (mostly)" if len(targets) > 1 else "")) if targets else "no target set"
+    return f"{dataset} stay {stay.stay_id} · shock type {shock} · {weight} · {target}"
+
+
+def decision_rows(decisions: Sequence[dict[str, Any]], tz: str = "UTC") -> list[dict[str, str]]:
+    """The decision table as a reader sees it: plain headers, times in `tz`, summaries."""
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(tz)
+    mmhg, dose = unit_text("mm[Hg]"), unit_text("ug/kg/min")
+    out = []
+    for d in decisions:
+        if not d.get("decision"):
+            continue
+        p, ne = d.get("pressure"), d.get("ne_dose_ug_kg_min")
+        out.append({
+            f"Time ({tz})": d["time"].astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+            f"Pressure ({mmhg})": "" if p is None else number_text(rounded(p, "mm[Hg]")),
+            f"Target ({mmhg})": _target_text(d),
+            f"Norepinephrine ({dose})": "" if ne is None else number_text(rounded(ne,
+                                                                                "ug/kg/min")),
+            "Decision": d["decision"].replace("_", " ").capitalize(),
+            "Alerts": ", ".join(a.replace("_", " ").lower() for a in d.get("alerts") or []),
+            "Summary": d.get("summary") or "",
+        })
+    return out
+
+
+def stay_html(
+    title: str, png: bytes, decisions: Sequence[dict[str, Any]], notes: Sequence[str],
+    tz: str = "UTC",
+) -> str:
+    """One stay: the chart, notes (caveats, a STALE_DATA explanation) and the decision table
+    with readable headers, times in `tz` and each decision's summary."""
+    rows = decision_rows(decisions, tz)
     return _page(title, [
         f"<h1>{html.escape(title)}</h1>",
         "<p class='note'>Decision support replayed as of each decision time from data at or "
         "before it; not a judgement of the care given.</p>",
         f"<img alt='timeline chart' src='{_data_uri(png)}'>",
         "".join(f"<p class='note'>{html.escape(n)}</p>" for n in notes),
-        f"<h2>Decisions ({len(evaluated)})</h2>",
-        _table(evaluated, DECISION_COLUMNS),
+        f"<h2>Decisions ({len(rows)})</h2>",
+        _table(rows, tuple(rows[0]) if rows else ("Decision",)),
     ])
 
 
