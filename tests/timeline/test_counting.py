@@ -139,3 +139,24 @@ def test_meds_infusion_running_at_admission_is_running(tmp_path: Path) -> None:
              if r["stay_id"] == first["stay_id"]
              and r["time"] < first["admission"].replace(hour=18, minute=30)]
     assert early and all(r["ne_running"] for r in early)
+
+
+def test_same_instant_rows_give_the_same_replay_in_any_order() -> None:
+    """MIMIC-III stay 210989 gave START in one run and RESUSCITATE_FIRST in the next: its
+    arterial and cuff pressures at one instant came back from the database in either order."""
+    from vasoguide.engine import assess
+    from vasoguide.timeline.replay import StayEvents, replay_stay
+
+    from .conftest import T0, at, event
+
+    rows = [event(0, "weight", 70, "kg")]
+    for i in range(8):
+        rows += [event(15 * i, "map", 58 + i, "mm[Hg]", method="arterial"),
+                 event(15 * i, "map", 75 - i, "mm[Hg]", method="noninvasive")]
+    stay = {"stay_id": 10, "admission": T0, "discharge": at(600), "trauma": False,
+            "age_years": 60.0}
+    protocol = load_protocol()
+    runs = [replay_stay(StayEvents.from_rows(stay, order), protocol, assess)
+            for order in (rows, rows[::-1])]
+    assert runs[0] == runs[1]
+    assert {d["pressure"] for d in runs[0]} <= {58.0 + i for i in range(8)}  # arterial wins

@@ -100,7 +100,10 @@ class StayEvents:
             out.by_code.setdefault(str(r["code"]), []).append(r)
         for code, series in out.by_code.items():
             # Stops sort before starts at one instant, so a restart is not hidden by its stop.
-            series.sort(key=lambda r: (r["time"], r.get("action") != "stop"))
+            # The key is total (the engine reads the last row at an instant as the latest):
+            # arterial after cuff, then by value, so the replay does not depend on the order
+            # the database returned same-instant rows in (runs gave different decisions).
+            series.sort(key=_row_order)
             out.times[code] = [r["time"] for r in series]
         return out
 
@@ -126,6 +129,13 @@ def lookback(protocol: Protocol) -> timedelta:
     """The longest window any setting gives the engine to look back over."""
     minutes = [float(protocol.setting(k, "min")) for k in _LOOKBACK_SETTINGS]
     return timedelta(minutes=max(minutes))
+
+
+def _row_order(r: dict[str, Any]) -> tuple[Any, ...]:
+    value = r.get("numeric_value")
+    return (r["time"], r.get("action") != "stop", r.get("method") == "arterial",
+            value is not None, value if value is not None else 0.0, r.get("unit") or "",
+            r.get("concentration") or 0.0)
 
 
 def pressure_lookback(protocol: Protocol) -> timedelta:

@@ -67,11 +67,20 @@ def _data_uri(png: bytes) -> str:
 
 
 def _robust_top(values: Sequence[float], floor: float) -> float:
-    """An axis top that a lone spike does not set: 1.3 x the 95th percentile, unless the
-    largest value is within twice that (then the largest value shows whole)."""
+    """An axis top that a lone spike does not set.
+
+    A largest distinct value more than 10 times the next one is a spike (a mis-charted rate:
+    7.3 among 0.1s), set aside, at most two of them; then, with many values, the top is 1.3 x
+    the 95th percentile unless the largest is within twice that (it then shows whole).
+    """
     vals = sorted(v for v in values if v is not None and math.isfinite(v))
     if not vals:
         return floor
+    distinct = sorted(set(vals))
+    for _ in range(2):
+        if len(distinct) > 1 and distinct[-2] > 0 and distinct[-1] > 10 * distinct[-2]:
+            distinct.pop()
+    vals = [v for v in vals if v <= distinct[-1]]
     p95 = vals[min(len(vals) - 1, int(0.95 * len(vals)))]
     top = vals[-1] * 1.08 if vals[-1] <= 2 * p95 else p95 * 1.3
     return max(top, floor)
