@@ -98,11 +98,11 @@ def _beyond(ax: Any, points: list[tuple[datetime, float]], top: float, unit: str
     return bool(over)
 
 
-def _legend(ax: Any) -> None:
+def _legend(ax: Any, loc: str = "upper left") -> None:
     """A legend only when something is labelled (no empty legend box, no warning)."""
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(handles, labels, loc="upper left", fontsize=8, ncol=2)
+        ax.legend(handles, labels, loc=loc, fontsize=8, ncol=2)
 
 
 def stay_figure(
@@ -193,7 +193,7 @@ def stay_figure(
     if not ne_dose and not bad_ne:
         ax_ne.text(0.5, 0.5, "no norepinephrine charted", transform=ax_ne.transAxes,
                    ha="center", va="center", color="#777")
-    _legend(ax_ne)
+    _legend(ax_ne, "center left")  # the unused rates are marked along the top
     fl_pts = [(t, v) for t, v in fluids if v is not None]
     if fl_pts:
         ax_fl.step([t for t, _ in fl_pts], [v for _, v in fl_pts], where="post",
