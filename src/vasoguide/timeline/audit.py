@@ -294,6 +294,8 @@ def stay_metrics(es: EventSet, decisions: pa.Table, protocol: Protocol) -> pa.Ta
                  AS fraction_in_target_on_ne,
                coalesce(c.minutes_below_target_on_ne, 0) / nullif(c.minutes_measured_on_ne, 0)
                  AS fraction_below_target_on_ne,
+               coalesce(c.minutes_above_target_on_ne, 0) / nullif(c.minutes_measured_on_ne, 0)
+                 AS fraction_above_target_on_ne,
                coalesce(c.premature_vasopressor_decisions, 0) AS premature_vasopressor_decisions,
                coalesce(ab.abrupt_stops, 0) AS abrupt_stops,
                coalesce(c.dose_above_limit_decisions, 0) AS dose_above_limit_decisions,
@@ -361,9 +363,7 @@ def headline(metrics: pa.Table, quality: pa.Table) -> dict[str, Any]:
                sum(minutes_above_target_on_ne) / nullif(sum(minutes_measured_on_ne), 0)
                  AS pooled_fraction_above_target_on_ne,
                {", ".join(_spread(c) for c in SPREAD)}
-        FROM (SELECT *, coalesce(minutes_above_target_on_ne, 0)
-                          / nullif(minutes_measured_on_ne, 0) AS fraction_above_target_on_ne
-              FROM m)
+        FROM m
         """
     )
     cols = [c[0] for c in con.description or []]
