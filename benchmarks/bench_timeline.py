@@ -172,6 +172,38 @@ def _audit_child(folder: Path, workers: int, threads: int) -> dict[str, Any]:
     }
 
 
+def bench_state_cache(folder: Path, stays: int, repeat: int) -> dict[str, Any]:
+    """The replay of the first `stays` stays, states built from cached validated parts
+    (replay.build_state) against validating every state in full, alternated in one process
+    so the machine's load hits both alike."""
+    import vasoguide.timeline.replay as replay
+    from vasoguide.engine import assess
+    from vasoguide.state import parse_state
+    from vasoguide.timeline.audit import stay_chunks
+
+    protocol = load_protocol()
+    es = read_mimic(folder, connect(2), "bench")
+    chunk = next(stay_chunks(es, stays))
+    cached = replay.build_state
+
+    def run() -> None:
+        for st in chunk:
+            replay.replay_stay(st, protocol, assess, None, None,
+                               replay.decision_times(st, None), True)
+
+    times: dict[str, list[float]] = {"cached": [], "full": []}
+    for _ in range(repeat):
+        for name, fn in (("cached", cached), ("full", lambda doc, cache: parse_state(doc))):
+            replay.build_state = fn
+            t = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - t)
+    replay.build_state = cached
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"stays": len(chunk), "cached_s": med["cached"], "full_s": med["full"],
+            "speedup": med["full"] / med["cached"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sizes", default="1e6,1e7,1e8")
@@ -181,6 +213,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--data-dir", type=Path, default=Path("/tmp/vasoguide-bench"))
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--state-cache", type=int, default=0, metavar="STAYS",
+                    help="also compare cached vs full state validation on this many stays "
+                    "of the 1e6 dataset")
     ap.add_argument("--audit-child", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.audit_child:
@@ -211,6 +246,10 @@ def main() -> None:
         res = bench_audit(folder, args.workers, args.threads)
         report["audit"][f"{size:.0e}"] = res
         print(f"audit {size:.0e}: {json.dumps(res)}", flush=True)
+    if args.state_cache:
+        res = bench_state_cache(dataset(args.data_dir, 10**6), args.state_cache, args.repeat)
+        report["state_cache"] = res
+        print(f"state building: {json.dumps(res)}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
 

@@ -164,11 +164,29 @@ def stay_metrics(es: EventSet, decisions: pa.Table, protocol: Protocol) -> pa.Ta
     dose = derive.norepinephrine_dose(con, es.events, conc).sql_query()
     nee = derive.norepinephrine_equivalent(con, es.events, conc).sql_query()
     fluids = derive.cumulative_fluids(con, es.events).sql_query()
+    hold = float(protocol.setting("infusion_rate_hold", "min"))
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _audit_exposure AS "
+        + derive.ne_exposure(con, es.events, hold).sql_query()
+    )
     return con.sql(
         f"""
         WITH d AS (
-            SELECT *, lead(time) OVER (PARTITION BY stay_id ORDER BY time) AS next_time
-            FROM _audit_decisions
+            -- on norepinephrine = within an exposure interval (with or without a usable dose:
+            -- a unit-less or rejected row shows it ran; the engine saw only usable rows)
+            SELECT dd.*, coalesce(dd.time < x."end", false) AS on_ne_now,
+                   lead(dd.time) OVER (PARTITION BY dd.stay_id ORDER BY dd.time) AS next_time
+            FROM _audit_decisions dd ASOF LEFT JOIN _audit_exposure x
+              ON dd.stay_id = x.stay_id AND dd.time >= x.start
+        ),
+        expo AS (
+            SELECT x.stay_id, min(x.start) AS ne_start, bool_or(x.dosed) AS ne_dose_known,
+                   sum(greatest(date_diff('second',
+                                          greatest(x.start, coalesce(s.admission, x.start)),
+                                          least(x."end", coalesce(s.discharge, x."end"))),
+                                0)) / 60.0 AS minutes_on_ne,
+                   sum(x.held_min) AS minutes_on_ne_held
+            FROM _audit_exposure x JOIN {es.stays} s USING (stay_id) GROUP BY x.stay_id
         ),
         spans AS (
             -- each decision's pressure holds until the next decision, at most pressure_max_age
@@ -179,9 +197,10 @@ def stay_metrics(es: EventSet, decisions: pa.Table, protocol: Protocol) -> pa.Ta
         ),
         ne AS (
             SELECT stay_id,
-                   min(time) FILTER (WHERE action = 'start') AS ne_start,
                    count(*) FILTER (WHERE action = 'start') AS ne_courses,
                    max(dose_ug_kg_min) AS ne_max_ug_kg_min,
+                   arg_min(dose_ug_kg_min, time) FILTER (WHERE action = 'start')
+                     AS ne_first_ug_kg_min,
                    count(*) FILTER (WHERE action = 'stop') AS ne_stops
             FROM ({dose}) GROUP BY stay_id
         ),
@@ -197,28 +216,27 @@ def stay_metrics(es: EventSet, decisions: pa.Table, protocol: Protocol) -> pa.Ta
                      AS high_dose_decisions,
                    count(*) FILTER (WHERE list_contains(alerts, 'DOSE_UNIT_SUSPECT'))
                      AS dose_unit_suspect_decisions,
-                   sum(span_min) FILTER (WHERE ne_running) AS minutes_on_ne,
-                   sum(held_min) FILTER (WHERE ne_running AND pressure IS NOT NULL
+                   sum(held_min) FILTER (WHERE on_ne_now AND pressure IS NOT NULL
                        AND target_low IS NOT NULL) AS minutes_measured_on_ne,
-                   sum(held_min) FILTER (WHERE ne_running AND pressure >= target_low
+                   sum(held_min) FILTER (WHERE on_ne_now AND pressure >= target_low
                        AND (target_high IS NULL OR pressure <= target_high))
                      AS minutes_in_target_on_ne,
-                   sum(held_min) FILTER (WHERE ne_running AND pressure < target_low)
+                   sum(held_min) FILTER (WHERE on_ne_now AND pressure < target_low)
                      AS minutes_below_target_on_ne,
-                   sum(held_min) FILTER (WHERE ne_running AND pressure > target_high)
+                   sum(held_min) FILTER (WHERE on_ne_now AND pressure > target_high)
                      AS minutes_above_target_on_ne
             FROM spans GROUP BY stay_id
         ),
         first_ne_after AS (
-            SELECT c.stay_id, min(e.time) AS ne_start_after_criteria
-            FROM crit c JOIN {es.events} e ON e.stay_id = c.stay_id
-            WHERE e.code = 'infusion.norepinephrine' AND e.action = 'start'
-              AND e.quality IS NULL AND e.time >= c.criteria_first_met
+            SELECT c.stay_id, min(x.start) AS ne_start_after_criteria
+            FROM crit c JOIN _audit_exposure x ON x.stay_id = c.stay_id
+            WHERE x.start >= c.criteria_first_met
             GROUP BY c.stay_id
         ),
         at_start AS (
             SELECT n.stay_id, list_contains(d.alerts, 'VOLUME_NOT_CONFIRMED') AS vnc
-            FROM ne n JOIN _audit_decisions d ON d.stay_id = n.stay_id AND d.time = n.ne_start
+            FROM expo n JOIN _audit_decisions d
+              ON d.stay_id = n.stay_id AND d.time = n.ne_start
         ),
         abrupt AS (
             SELECT e.stay_id, count(*) AS abrupt_stops
@@ -231,55 +249,68 @@ def stay_metrics(es: EventSet, decisions: pa.Table, protocol: Protocol) -> pa.Ta
         ep AS (
             SELECT stay_id, count(*) FILTER (WHERE sustained) AS hypotension_episodes,
                    sum(duration_min) FILTER (WHERE sustained) AS hypotension_minutes,
-                   min(nadir) AS hypotension_nadir
+                   min(nadir) AS hypotension_nadir,
+                   min(start) FILTER (WHERE sustained) AS hypotension_first
             FROM ({episodes}) GROUP BY stay_id
         ),
         nee AS (SELECT stay_id, max(nee_ug_kg_min) AS nee_max_ug_kg_min FROM ({nee}) GROUP BY 1),
         fl AS (
             SELECT n.stay_id, f.crystalloid_ml_per_kg AS crystalloid_ml_per_kg_at_ne_start
-            FROM ne n ASOF LEFT JOIN ({fluids}) f
+            FROM expo n ASOF LEFT JOIN ({fluids}) f
               ON n.stay_id = f.stay_id AND n.ne_start >= f.time
         ),
         q AS (
             SELECT stay_id,
                    count(*) FILTER (WHERE quality = 'unit_unknown') AS unit_unknown_rows,
                    count(*) FILTER (WHERE quality = 'implausible') AS implausible_rows,
-                   count(*) FILTER (WHERE quality = 'rewritten') AS rewritten_rows
+                   count(*) FILTER (WHERE quality = 'rewritten') AS rewritten_rows,
+                   count(*) FILTER (WHERE quality = 'dose_unit_suspect')
+                     AS dose_unit_suspect_rows
             FROM {es.events} WHERE quality IS NOT NULL GROUP BY stay_id
         )
-        SELECT s.stay_id, s.subject_id, s.care_unit, s.trauma,
+        SELECT s.stay_id, s.subject_id, s.care_unit, s.admission, s.trauma,
                coalesce(c.decisions, 0) AS decisions,
-               ne.ne_start IS NOT NULL AS on_ne, ne.ne_start, coalesce(ne.ne_courses, 0)
-                 AS ne_courses,
+               x.ne_start IS NOT NULL AS on_ne, x.ne_start, coalesce(ne.ne_courses, 0)
+                 AS ne_courses, coalesce(ne.ne_stops, 0) AS ne_stops, x.ne_dose_known,
                c.criteria_first_met,
                date_diff('second', c.criteria_first_met, f.ne_start_after_criteria) / 60.0
                  AS minutes_criteria_to_ne,
-               ne.ne_start < c.criteria_first_met
-                 OR (ne.ne_start IS NOT NULL AND c.criteria_first_met IS NULL)
+               x.ne_start < c.criteria_first_met
+                 OR (x.ne_start IS NOT NULL AND c.criteria_first_met IS NULL)
                  AS ne_before_criteria,
+               ep.hypotension_first,
+               CASE WHEN ep.hypotension_first <= x.ne_start
+                    THEN date_diff('second', ep.hypotension_first, x.ne_start) / 60.0 END
+                 AS minutes_hypotension_to_ne,
                a.vnc AS ne_start_volume_not_confirmed,
                fl.crystalloid_ml_per_kg_at_ne_start,
-               c.minutes_on_ne, c.minutes_measured_on_ne, c.minutes_in_target_on_ne,
+               x.minutes_on_ne, x.minutes_on_ne_held,
+               x.minutes_on_ne_held / nullif(x.minutes_on_ne, 0) AS fraction_on_ne_held,
+               c.minutes_measured_on_ne, c.minutes_in_target_on_ne,
                c.minutes_below_target_on_ne, c.minutes_above_target_on_ne,
-               c.minutes_measured_on_ne / nullif(c.minutes_on_ne, 0)
+               c.minutes_measured_on_ne / nullif(x.minutes_on_ne, 0)
                  AS fraction_measured_on_ne,
                coalesce(c.minutes_in_target_on_ne, 0) / nullif(c.minutes_measured_on_ne, 0)
                  AS fraction_in_target_on_ne,
                coalesce(c.minutes_below_target_on_ne, 0) / nullif(c.minutes_measured_on_ne, 0)
                  AS fraction_below_target_on_ne,
+               coalesce(c.minutes_above_target_on_ne, 0) / nullif(c.minutes_measured_on_ne, 0)
+                 AS fraction_above_target_on_ne,
                coalesce(c.premature_vasopressor_decisions, 0) AS premature_vasopressor_decisions,
                coalesce(ab.abrupt_stops, 0) AS abrupt_stops,
                coalesce(c.dose_above_limit_decisions, 0) AS dose_above_limit_decisions,
                coalesce(c.high_dose_decisions, 0) AS high_dose_decisions,
                coalesce(c.dose_unit_suspect_decisions, 0) AS dose_unit_suspect_decisions,
-               ne.ne_max_ug_kg_min, nee.nee_max_ug_kg_min,
+               ne.ne_first_ug_kg_min, ne.ne_max_ug_kg_min, nee.nee_max_ug_kg_min,
                coalesce(ep.hypotension_episodes, 0) AS hypotension_episodes,
                ep.hypotension_minutes, ep.hypotension_nadir,
                coalesce(q.unit_unknown_rows, 0) AS unit_unknown_rows,
                coalesce(q.implausible_rows, 0) AS implausible_rows,
-               coalesce(q.rewritten_rows, 0) AS rewritten_rows
+               coalesce(q.rewritten_rows, 0) AS rewritten_rows,
+               coalesce(q.dose_unit_suspect_rows, 0) AS dose_unit_suspect_rows
         FROM {es.stays} s
         LEFT JOIN crit c USING (stay_id) LEFT JOIN ne USING (stay_id)
+        LEFT JOIN expo x USING (stay_id)
         LEFT JOIN first_ne_after f USING (stay_id) LEFT JOIN at_start a USING (stay_id)
         LEFT JOIN abrupt ab USING (stay_id) LEFT JOIN ep USING (stay_id)
         LEFT JOIN nee USING (stay_id) LEFT JOIN fl USING (stay_id) LEFT JOIN q USING (stay_id)
@@ -294,22 +325,17 @@ def headline(metrics: pa.Table, quality: pa.Table) -> dict[str, Any]:
     con.register("m", metrics)
     con.register("q", quality)
     con.execute(
-        """
+        f"""
         SELECT count(*) AS stays_read,
                count(*) FILTER (WHERE decisions > 0) AS stays_with_pressure,
                count(*) FILTER (WHERE on_ne) AS ne_stays,
                count(*) FILTER (WHERE criteria_first_met IS NOT NULL) AS stays_criteria_met,
-               median(minutes_criteria_to_ne) AS median_minutes_criteria_to_ne,
-               quantile_cont(minutes_criteria_to_ne, 0.25) AS q1_minutes_criteria_to_ne,
-               quantile_cont(minutes_criteria_to_ne, 0.75) AS q3_minutes_criteria_to_ne,
                count(*) FILTER (WHERE ne_before_criteria) AS ne_stays_started_before_criteria,
                count(*) FILTER (WHERE ne_start_volume_not_confirmed)
                  AS ne_starts_volume_not_confirmed,
                count(*) FILTER (WHERE ne_start_volume_not_confirmed IS NOT NULL)
                  AS ne_starts_assessed,
                median(fraction_measured_on_ne) AS median_fraction_measured_on_ne,
-               median(fraction_in_target_on_ne) AS median_fraction_in_target_on_ne,
-               median(fraction_below_target_on_ne) AS median_fraction_below_target_on_ne,
                sum(minutes_in_target_on_ne) / nullif(sum(minutes_measured_on_ne), 0)
                  AS pooled_fraction_in_target_on_ne,
                sum(minutes_below_target_on_ne) / nullif(sum(minutes_measured_on_ne), 0)
@@ -318,6 +344,7 @@ def headline(metrics: pa.Table, quality: pa.Table) -> dict[str, Any]:
                  AS stays_premature_vasopressor,
                count(*) FILTER (WHERE trauma) AS trauma_stays,
                sum(abrupt_stops) AS abrupt_stops,
+               sum(ne_stops) AS ne_stops,
                count(*) FILTER (WHERE abrupt_stops > 0) AS stays_with_abrupt_stop,
                count(*) FILTER (WHERE dose_above_limit_decisions > 0) AS stays_dose_above_limit,
                count(*) FILTER (WHERE high_dose_decisions > 0) AS stays_high_dose,
@@ -327,13 +354,47 @@ def headline(metrics: pa.Table, quality: pa.Table) -> dict[str, Any]:
                sum(implausible_rows) AS implausible_rows,
                sum(rewritten_rows) AS rewritten_rows,
                sum(hypotension_episodes) AS sustained_hypotension_episodes,
-               median(ne_max_ug_kg_min) AS median_ne_max_ug_kg_min
+               count(*) FILTER (WHERE on_ne AND NOT ne_dose_known) AS ne_stays_without_dose,
+               sum(dose_unit_suspect_rows) AS dose_unit_suspect_rows,
+               count(*) FILTER (WHERE dose_unit_suspect_rows > 0)
+                 AS stays_with_dose_unit_suspect_rows,
+               sum(minutes_on_ne_held) / nullif(sum(minutes_on_ne), 0)
+                 AS pooled_fraction_on_ne_held,
+               sum(minutes_above_target_on_ne) / nullif(sum(minutes_measured_on_ne), 0)
+                 AS pooled_fraction_above_target_on_ne,
+               {", ".join(_spread(c) for c in SPREAD)}
         FROM m
         """
     )
     cols = [c[0] for c in con.description or []]
     values = con.fetchall()[0]
     return {c: (float(v) if isinstance(v, float) else v) for c, v in zip(cols, values, strict=True)}
+
+
+# Per-stay metrics reported as "median [IQR] (n = stays)": median_X, q1_X, q3_X and n_X.
+SPREAD: dict[str, str] = {
+    "minutes_hypotension_to_ne": "Minutes from the first sustained hypotension (below the "
+    "engine's lower target) to the first norepinephrine, in stays where hypotension came first.",
+    "minutes_criteria_to_ne": "Minutes from the engine's first START_NOREPINEPHRINE advice to "
+    "the first norepinephrine at or after it.",
+    "ne_first_ug_kg_min": "First norepinephrine dose (mcg/kg/min) with a usable dose.",
+    "ne_max_ug_kg_min": "Highest norepinephrine dose (mcg/kg/min) in the stay.",
+    "minutes_on_ne": "Minutes on norepinephrine within the stay (with or without a usable dose).",
+    "fraction_in_target_on_ne": "Share of measured time on norepinephrine with the pressure "
+    "in the target band.",
+    "fraction_below_target_on_ne": "Share of measured time on norepinephrine below the band.",
+    "fraction_above_target_on_ne": "Share of measured time on norepinephrine above the band "
+    "(only where the protocol sets an upper bound).",
+    "fraction_on_ne_held": "Share of time on norepinephrine resting on the site's rate hold "
+    "(no charted row confirms the rate; the hold ran out).",
+}
+
+
+def _spread(col: str) -> str:
+    return (
+        f"median({col}) AS median_{col}, quantile_cont({col}, 0.25) AS q1_{col}, "
+        f"quantile_cont({col}, 0.75) AS q3_{col}, count({col}) AS n_{col}"
+    )
 
 
 DEFINITIONS: dict[str, str] = {
@@ -364,6 +425,7 @@ DEFINITIONS: dict[str, str] = {
     "trauma_stays": "Stays replayed as trauma (trauma unit or diagnosis: a proxy).",
     "abrupt_stops": "NE stops whose Assessment carries the AVOID_ABRUPT_DISCONTINUATION warning.",
     "stays_with_abrupt_stop": "Stays with at least one such stop.",
+    "ne_stops": "Norepinephrine stops (end of a course with a usable dose).",
     "stays_dose_above_limit": "Stays with a DOSE_ABOVE_LIMIT alert (protocol's hard limit).",
     "stays_high_dose": "Stays with a HIGH_DOSE alert.",
     "stays_dose_unit_suspect": "Stays with a DOSE_UNIT_SUSPECT alert (dose implausible in its "
@@ -374,4 +436,16 @@ DEFINITIONS: dict[str, str] = {
     "sustained_hypotension_episodes": "Runs of at least two consecutive readings below the "
     "engine's lower target.",
     "median_ne_max_ug_kg_min": "Median over NE stays of the highest NE dose (ug/kg/min).",
+    "ne_stays_without_dose": "Stays on norepinephrine charted without a usable dose (no unit, "
+    "or a dose rejected as implausible in its unit): counted as exposure, not in dose figures.",
+    "dose_unit_suspect_rows": "Norepinephrine rows rejected as implausible in their unit "
+    "(DOSE_UNIT_SUSPECT, e.g. mg charted for mcg): in no dose figure and no course.",
+    "stays_with_dose_unit_suspect_rows": "Stays with at least one such rejected row.",
+    "pooled_fraction_on_ne_held": "All norepinephrine time resting on the site's rate hold / all "
+    "norepinephrine time.",
+    "pooled_fraction_above_target_on_ne": "All measured NE time above target / all measured NE "
+    "time.",
+    **{f"{k}_{c}": f"{label} of: {text}" for c, text in SPREAD.items()
+       for k, label in (("median", "Median"), ("q1", "First quartile"),
+                        ("q3", "Third quartile"), ("n", "Stays with a value"))},
 }

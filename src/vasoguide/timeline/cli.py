@@ -53,7 +53,7 @@ def _protocol(site: Path | None) -> Any:
     return load(None, site)
 
 
-def _open(dataset: str | None) -> Any:
+def _open(dataset: str | None, protocol: Any = None) -> Any:
     import duckdb
 
     from ..errors import VasoguideError
@@ -61,7 +61,7 @@ def _open(dataset: str | None) -> Any:
 
     try:
         with _err.status(f"reading {dataset or 'demo'}..."):
-            return open_dataset(dataset)
+            return open_dataset(dataset, protocol=protocol)
     except (DatasetError, VasoguideError) as exc:
         _fail(str(exc))
     except (duckdb.Error, OSError) as exc:
@@ -95,12 +95,12 @@ def replay(
     from ..engine import assess
     from ..state import parse_state
     from .replay import decisions_table, lookback, pressure_lookback, state_at
-    from .report import figure_png, stay_figure, stay_html
-    from .stay import StayNotFoundError, load_stay, stay_series
+    from .report import figure_png, replay_title, stay_figure, stay_html
+    from .stay import StayNotFoundError, load_stay, stale_note, stay_series
 
     _check_shock(shock_type)
     protocol = _protocol(site)
-    es = _open(dataset)
+    es = _open(dataset, protocol)
     try:
         st = load_stay(es, stay)
     except StayNotFoundError as exc:
@@ -119,13 +119,15 @@ def replay(
             bar.advance(task)
     _print_decisions(decisions, rows)
     series = stay_series(es, stay, protocol)
-    title = f"{es.dataset} stay {stay}"
+    title = replay_title(es.dataset, st, decisions, series["weight_kg"], shock_type)
     png = figure_png(stay_figure(title, series["pressures"], decisions, series["ne_dose"],
-                                 series["nee"], series["fluids"]))
+                                 series["nee"], series["fluids"], flagged=series["flagged"],
+                                 weight_kg=series["weight_kg"]))
     out.mkdir(parents=True, exist_ok=True)
     stem = out / f"{es.dataset}-stay-{stay}"
     stem.with_suffix(".png").write_bytes(png)
-    notes = list(es.caveats)
+    stale = stale_note(st, decisions, protocol)
+    notes = ([stale] if stale else []) + list(es.caveats)
     stem.with_suffix(".html").write_text(stay_html(title, png, decisions, notes), "utf-8")
     import pyarrow.csv as pacsv
 
@@ -172,15 +174,18 @@ def audit(
     ] = False,
 ) -> None:
     """Replay every stay of a dataset; per-stay metrics (Parquet, CSV) and an HTML report."""
+    from datetime import UTC, datetime
+
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     from .audit import DEFINITIONS, run_audit
-    from .report import audit_html
+    from .readers import dataset_licence
+    from .report import audit_header, audit_html
 
     _check_shock(shock_type)
     protocol = _protocol(site)
-    es = _open(dataset)
+    es = _open(dataset, protocol)
     total = es.con.sql(f"SELECT count(*) FROM {es.stays}").fetchall()[0][0]
     with _progress() as bar:
         task = bar.add_task(f"audit {es.dataset}", total=total)
@@ -194,10 +199,14 @@ def audit(
     pacsv.write_csv(result.metrics, folder / "metrics.csv")
     pq.write_table(result.decisions, folder / "decisions.parquet")
     (folder / "headline.json").write_text(
-        json.dumps({"dataset": es.dataset, **result.headline, "caveats": list(result.caveats)},
+        json.dumps({"dataset": es.dataset, **result.headline, "caveats": list(result.caveats),
+                    "site_settings": protocol.overrides},
                    indent=2, default=str), "utf-8")
-    page = audit_html(es.dataset, result.headline, result.metrics.to_pylist(),
-                      result.quality.to_pylist(), result.caveats, DEFINITIONS)
+    metrics = result.metrics.to_pylist()
+    header = audit_header(es.dataset, protocol, metrics, dataset_licence(dataset),
+                          datetime.now(UTC))
+    page = audit_html(es.dataset, result.headline, metrics, result.quality.to_pylist(),
+                      result.caveats, DEFINITIONS, header)
     (folder / "report.html").write_text(page, "utf-8")
     table = Table(title=f"audit {es.dataset}")
     table.add_column("figure")

@@ -12,16 +12,19 @@ from __future__ import annotations
 import duckdb
 
 from .dictionary import nee_terms
+from .events import segments_to_events
 
 __all__ = [
     "cumulative_fluids",
     "hypotension_episodes",
     "infusion_doses",
     "lactate_change",
+    "ne_exposure",
     "norepinephrine_dose",
     "norepinephrine_equivalent",
     "pressures",
     "quality_counts",
+    "reject_suspect_doses",
     "urine_rate",
     "weight_asof",
 ]
@@ -269,5 +272,136 @@ def quality_counts(con: duckdb.DuckDBPyConnection, events: str) -> duckdb.DuckDB
         f"""
         SELECT stay_id, code, quality, count(*) AS rows
         FROM {events} WHERE quality IS NOT NULL GROUP BY ALL
+        """
+    )
+
+
+def reject_suspect_doses(
+    con: duckdb.DuckDBPyConnection,
+    events: str,
+    limits: dict[str, float],
+    default_concentration_ug_ml: float | None = None,
+) -> int:
+    """Flag norepinephrine rates implausible in their unit and rebuild the courses without them.
+
+    `limits` holds the protocol's `unit_suspect_weight`, `unit_suspect_low_weight` (ug/kg/min)
+    and `unit_suspect_fixed` (ug/min): the engine's DOSE_UNIT_SUSPECT rule (dosing.check_limits:
+    per kg when the weight is known, else per minute). A rejected row (e.g. mg charted for mcg)
+    is flagged `dose_unit_suspect`, so no dose statistic uses it, and the course is rebuilt from
+    the other rows: the time the rejected row covered is not time on norepinephrine, and no stop
+    is "abrupt" from its dose. Returns the number of rows rejected. `events` must be a table.
+    """
+    hi, lo = limits["unit_suspect_weight"], limits["unit_suspect_low_weight"]
+    fixed = limits["unit_suspect_fixed"]
+    conc = "NULL" if default_concentration_ug_ml is None else repr(default_concentration_ug_ml)
+    dose = norepinephrine_dose(con, events, default_concentration_ug_ml).sql_query()
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _suspect AS
+        SELECT stay_id, time FROM ({dose})
+        WHERE action IN ('start', 'change') AND (
+            CASE WHEN dose_ug_kg_min IS NOT NULL
+                 THEN dose_ug_kg_min >= {hi!r} OR dose_ug_kg_min < {lo!r}
+                 ELSE CASE unit WHEN 'ug/min' THEN charted
+                                WHEN 'mL/h' THEN charted * coalesce(concentration_ug_ml, {conc})
+                                                 / 60.0 END >= {fixed!r} END)
+        """
+    )
+    n = con.execute("SELECT count(*) FROM _suspect").fetchall()[0][0]
+    if not n:
+        return 0
+    ne = "code = 'infusion.norepinephrine' AND quality IS NULL"
+    affected = "stay_id IN (SELECT stay_id FROM _suspect)"
+    # Back to segments: each usable start/change holds until the drug's next event; the
+    # rejected rows' segments are left out, then the courses are rebuilt as a reader does.
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _suspect_seg AS
+        WITH e AS (
+            SELECT *, lead(time) OVER (PARTITION BY stay_id
+                                       ORDER BY time, action = 'start', action) AS seg_end
+            FROM {events} WHERE {ne} AND {affected}
+        )
+        SELECT e.* FROM e ANTI JOIN _suspect s USING (stay_id, time)
+        WHERE e.action IN ('start', 'change') AND e.seg_end IS NOT NULL
+        """
+    )
+    rebuilt = segments_to_events(con, "_suspect_seg").sql_query()
+    con.execute(
+        f"""
+        CREATE OR REPLACE TABLE {events} AS
+        SELECT * FROM (
+            SELECT * FROM {events} WHERE NOT ({ne} AND {affected})
+            UNION ALL
+            SELECT e.* REPLACE ('dose_unit_suspect' AS quality)
+            FROM {events} e SEMI JOIN _suspect s USING (stay_id, time)
+            WHERE e.code = 'infusion.norepinephrine' AND e.quality IS NULL
+              AND e.action IN ('start', 'change')
+            UNION ALL
+            SELECT * FROM ({rebuilt})
+        ) ORDER BY stay_id, time
+        """
+    )
+    return int(n)
+
+
+# Rows that show a drug ran without giving a usable dose: they count as exposure only.
+EXPOSURE_ONLY = ("unit_unknown", "dose_unit_suspect")
+
+
+def ne_exposure(
+    con: duckdb.DuckDBPyConnection, events: str, hold_minutes: float
+) -> duckdb.DuckDBPyRelation:
+    """Norepinephrine exposure: the time intervals it ran, with or without a usable dose.
+
+    Usable courses (start ... stop) count as they are; a positive rate on a row without a
+    usable dose (no unit, or a unit the dose check rejected) shows the drug ran: it holds until
+    the drug's next row, at most `hold_minutes` (the site's `infusion_rate_hold`), as a charted
+    rate does in the readers. Overlapping intervals are merged. Per interval: `dosed` (some of
+    it has a usable dose) and `held_min`, the minutes resting on the hold (segments whose end
+    is the hold running out, not a charted row).
+    """
+    flagged = ", ".join(f"'{q}'" for q in EXPOSURE_ONLY)
+    hold = f"INTERVAL ({round(hold_minutes * 60_000_000)}) MICROSECOND"
+    return con.sql(
+        f"""
+        WITH ne AS (
+            SELECT stay_id, time, action, quality, numeric_value,
+                   lead(time) OVER (PARTITION BY stay_id ORDER BY time, action = 'start')
+                     AS next_any
+            FROM {events}
+            WHERE code = 'infusion.norepinephrine'
+              AND (quality IS NULL OR quality IN ({flagged}))
+        ),
+        usable AS (
+            SELECT stay_id, time, action,
+                   lead(time) OVER (PARTITION BY stay_id ORDER BY time, action = 'start')
+                     AS next_usable
+            FROM {events} WHERE code = 'infusion.norepinephrine' AND quality IS NULL
+        ),
+        seg AS (
+            SELECT stay_id, time AS start, next_usable AS "end", true AS dosed,
+                   next_usable = time + {hold} AS held
+            FROM usable WHERE action IN ('start', 'change') AND next_usable IS NOT NULL
+            UNION ALL
+            SELECT stay_id, time, least(coalesce(next_any, time + {hold}), time + {hold}),
+                   false, next_any IS NULL OR next_any >= time + {hold}
+            FROM ne WHERE quality IS NOT NULL AND numeric_value > 0
+        ),
+        ordered AS (
+            SELECT *, max("end") OVER (PARTITION BY stay_id ORDER BY start, "end"
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+            FROM seg WHERE "end" > start
+        ),
+        islands AS (
+            SELECT *, sum(CASE WHEN reach IS NULL OR reach < start THEN 1 ELSE 0 END) OVER (
+                       PARTITION BY stay_id ORDER BY start, "end" ROWS UNBOUNDED PRECEDING)
+                     AS island
+            FROM ordered
+        )
+        SELECT stay_id, min(start) AS start, max("end") AS "end", bool_or(dosed) AS dosed,
+               coalesce(sum(date_diff('second', start, "end") / 60.0) FILTER (WHERE held), 0)
+                 AS held_min
+        FROM islands GROUP BY stay_id, island
         """
     )

@@ -148,7 +148,11 @@ def normalise(
             FROM {raw} r LEFT JOIN {name} u
               ON r.code = u.code AND r.src_unit IS NOT DISTINCT FROM u.src_unit
         )
-        SELECT subject_id, stay_id, time, code, v AS numeric_value,
+        -- a row without a convertible unit keeps its charted value (in its charted unit): a
+        -- positive infusion rate is still evidence that the drug ran (audit exposure)
+        SELECT subject_id, stay_id, time, code,
+               CASE WHEN factor IS NULL AND isfinite(numeric_value) THEN numeric_value
+                    ELSE v END AS numeric_value,
                coalesce(unit, src_unit) AS unit, method, action, concentration, source,
                CASE WHEN quality IS NOT NULL THEN quality
                     WHEN factor IS NULL THEN 'unit_unknown'

@@ -67,6 +67,7 @@ QUALITY_FLAGS = (
     "implausible",  # outside the documented accepted range of the concept (artefact)
     "unit_unknown",  # the source gives no unit, or one we cannot convert
     "rewritten",  # superseded by a correction in the source (MIMIC `Rewritten`)
+    "dose_unit_suspect",  # a norepinephrine rate implausible in its unit (mg for mcg)
 )
 
 

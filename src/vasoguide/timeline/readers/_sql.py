@@ -16,6 +16,7 @@ from ..events import EVENT_COLUMNS
 __all__ = [
     "DatasetError",
     "connect",
+    "default_rate_hold",
     "find_optional",
     "find_table",
     "finish",
@@ -28,6 +29,16 @@ __all__ = [
 
 class DatasetError(ValueError):
     """A dataset folder is missing, incomplete, or not in the format its reader expects."""
+
+
+def default_rate_hold() -> float:
+    """The knowledge base's default `infusion_rate_hold` (minutes): how long a charted rate holds.
+
+    A site setting; `open_dataset(..., protocol=)` passes the site's value instead.
+    """
+    from ...protocol import load_protocol
+
+    return float(load_protocol().setting("infusion_rate_hold", "min"))
 
 
 def connect(

@@ -16,25 +16,32 @@ import duckdb
 
 from ..dictionary import load_source_map, normalise
 from ..events import EventSet, charted_rates_to_segments, segments_to_events
-from ._sql import connect, find_optional, find_table, finish, ident, quote
+from ._sql import connect, default_rate_hold, find_optional, find_table, finish, ident, quote
 
 __all__ = ["read_eicu"]
 
 CAVEATS = (
     "eICU demo has no lab, vitalperiodic or nursecharting tables: no lactate and no arterial "
     "MAP; decisions rest on non-invasive (cuff) pressures.",
-    "Infusion rates are charted at instants; each holds until the next row, at most 6 h "
-    "(ricu's convention).",
+    "Infusion rates are charted at instants; each holds until the next row, at most the "
+    "site's `infusion_rate_hold` (default 6 h, ricu's convention).",
     "Norepinephrine rows in mL/h without a concentration use the protocol's default "
-    "concentration when converted to ug/kg/min; rows with `()` have no unit and are not used.",
+    "concentration when converted to ug/kg/min; rows with `()` have no unit: they count as "
+    "exposure (that it ran, when) but give no dose.",
+    "The admission weight applies from the first infusion row when an infusion was charted "
+    "before unit admission (negative offsets: the patient arrived on it).",
     "Times are offsets from unit admission anchored at an arbitrary date; only durations matter.",
 )
 
 
 def read_eicu(
-    folder: Path, con: duckdb.DuckDBPyConnection | None = None, dataset: str = "eicu"
+    folder: Path,
+    con: duckdb.DuckDBPyConnection | None = None,
+    dataset: str = "eicu",
+    rate_hold_minutes: float | None = None,
 ) -> EventSet:
     con = con or connect()
+    hold = default_rate_hold() if rate_hold_minutes is None else rate_hold_minutes
     spec = load_source_map("eicu")
     prefix = ident(dataset)
     pat = find_table(folder, "patient")
@@ -67,6 +74,21 @@ def read_eicu(
         "to_minutes(CAST(discharge_offset AS BIGINT)) WHERE discharge_offset IS NOT NULL"
     )
     stays_full = f"{prefix}_stays"
+    drug = find_optional(folder, "infusiondrug")
+    # A patient who arrives on an infusion has rows at negative offsets; the weight known at
+    # admission is the patient's weight minutes before it, so it is placed at the first row.
+    con.execute(f"ALTER TABLE {stays_full} ADD COLUMN first_infusion TIMESTAMPTZ")
+    if drug:
+        con.execute(
+            f"""
+            UPDATE {stays_full} s
+            SET first_infusion = s.admission + to_minutes(CAST(f.off_min AS BIGINT))
+            FROM (SELECT TRY_CAST(patientunitstayid AS BIGINT) AS stay_id,
+                         min(TRY_CAST(infusionoffset AS DOUBLE)) AS off_min
+                  FROM {drug} GROUP BY 1) f
+            WHERE f.stay_id = s.stay_id AND f.off_min < 0
+            """
+        )
     con.execute(
         f"CREATE OR REPLACE VIEW {prefix}_stays_v AS SELECT stay_id, subject_id, admission, "
         f"discharge, care_unit, trauma, brain_injury, spinal_injury, age_years FROM {stays_full}"
@@ -77,7 +99,8 @@ def read_eicu(
 
     raw: list[str] = [
         f"""
-        SELECT s.subject_id, s.stay_id, s.admission AS time, 'weight' AS code,
+        SELECT s.subject_id, s.stay_id, least(s.admission, s.first_infusion) AS time,
+               'weight' AS code,
                s.admission_weight AS numeric_value, 'kg' AS src_unit,
                CAST(NULL AS VARCHAR) AS method, CAST(NULL AS VARCHAR) AS action,
                CAST(NULL AS DOUBLE) AS concentration, 'patient.admissionweight' AS source,
@@ -130,7 +153,6 @@ def read_eicu(
             """
         )
     infusions: list[duckdb.DuckDBPyRelation] = []
-    drug = find_optional(folder, "infusiondrug")
     if drug:
         cases = " ".join(
             f"WHEN regexp_matches(lower(d.drugname), {quote(p)}) THEN '{code}'"
@@ -170,11 +192,23 @@ def read_eicu(
         )
         rates = normalise(con, f"{prefix}_drug_raw", spec["unit_aliases"])
         con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}_rates AS {rates.sql_query()}")
-        validity = spec["rate_validity"]
-        segs = charted_rates_to_segments(
-            con, f"{prefix}_rates", validity["max_minutes"], validity["max_minutes"]
-        )
+        segs = charted_rates_to_segments(con, f"{prefix}_rates", hold, hold)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {prefix}_seg AS {segs.sql_query()}")
         infusions.append(segments_to_events(con, f"{prefix}_seg"))
     events = finish(con, prefix, raw, infusions, spec["unit_aliases"])
-    return EventSet(con, events, f"{prefix}_stays_v", dataset, CAVEATS)
+    caveats: tuple[str, ...] = CAVEATS
+    if drug:
+        # stays whose norepinephrine rows all have rate 0 were never exposed: say how many
+        zero_only = con.execute(
+            f"""
+            SELECT count(*) FROM (
+                SELECT stay_id FROM {prefix}_drug_raw WHERE code = 'infusion.norepinephrine'
+                GROUP BY stay_id HAVING NOT bool_or(numeric_value > 0))
+            """
+        ).fetchall()[0][0]
+        if zero_only:
+            caveats += (
+                f"{zero_only} stays chart norepinephrine only at rate 0: not counted as "
+                "exposure.",
+            )
+    return EventSet(con, events, f"{prefix}_stays_v", dataset, caveats)

@@ -134,7 +134,11 @@ def read_meds(
                'INFUSION_START//' || CAST(e.item AS VARCHAR) AS source,
                CAST(NULL AS VARCHAR) AS quality, en.time AS seg_end
         FROM st e JOIN en USING (subject_id, item, k) JOIN {inf} mp ON e.item = mp.key
-        {in_stay}
+        -- an infusion running at ICU admission is running: a segment that started before
+        -- admission and ends after it belongs to the stay (the patient arrived on it)
+        JOIN {stays} s ON e.subject_id = s.subject_id
+             AND (e.time >= s.admission OR en.time > s.admission)
+             AND (s.discharge IS NULL OR e.time <= s.discharge)
         """
     )
     seg = normalise(con, f"{prefix}_seg_raw", spec["unit_aliases"], extra=("seg_end",))

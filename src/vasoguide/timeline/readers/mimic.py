@@ -18,6 +18,7 @@ from ..dictionary import load_source_map, normalise
 from ..events import EventSet, charted_rates_to_segments, segments_to_events
 from ._sql import (
     connect,
+    default_rate_hold,
     find_optional,
     find_table,
     finish,
@@ -40,7 +41,10 @@ CAVEATS = (
 
 
 def read_mimic(
-    folder: Path, con: duckdb.DuckDBPyConnection | None = None, dataset: str = "mimic"
+    folder: Path,
+    con: duckdb.DuckDBPyConnection | None = None,
+    dataset: str = "mimic",
+    rate_hold_minutes: float | None = None,
 ) -> EventSet:
     con = con or connect()
     spec = load_source_map("mimic")
@@ -187,10 +191,8 @@ def read_mimic(
         )
         rates = normalise(con, "_mimic_cv_raw", spec["unit_aliases"])
         con.execute(f"CREATE OR REPLACE TEMP TABLE _mimic_cv_rates AS {rates.sql_query()}")
-        validity = spec["rate_validity"]
-        segs = charted_rates_to_segments(
-            con, "_mimic_cv_rates", validity["max_minutes"], validity["max_minutes"]
-        )
+        hold = default_rate_hold() if rate_hold_minutes is None else rate_hold_minutes
+        segs = charted_rates_to_segments(con, "_mimic_cv_rates", hold, hold)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _mimic_cv_seg AS {segs.sql_query()}")
         infusions.append(segments_to_events(con, "_mimic_cv_seg"))
     events = finish(con, ident(dataset), raw, infusions, spec["unit_aliases"])
