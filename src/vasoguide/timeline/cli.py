@@ -15,6 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
+from ..display import number_text as num
+from ..display import rounded
+
 __all__ = ["register"]
 
 _err = Console(stderr=True)
@@ -141,19 +144,19 @@ def replay(
 
 def _print_decisions(decisions: list[dict[str, Any]], limit: int) -> None:
     table = Table(title=f"{len(decisions)} decisions")
-    for col in ("time", "pressure", "target", "NE ug/kg/min", "decision", "alerts"):
+    for col in ("time", "pressure (mmHg)", "target (mmHg)", "NE mcg/kg/min", "decision", "alerts"):
         table.add_column(col)
     shown = decisions if limit == 0 else decisions[:limit]
     for d in shown:
         target = ""
         if d["target_low"] is not None:
-            hi = f"-{d['target_high']:g}" if d["target_high"] is not None else "+"
-            target = f"{d['target_measure'].upper()} {d['target_low']:g}{hi}"
+            hi = f"-{num(d['target_high'])}" if d["target_high"] is not None else "+"
+            target = f"{d['target_measure'].upper()} {num(d['target_low'])}{hi}"
         dose = d["ne_dose_ug_kg_min"]
         table.add_row(
             d["time"].strftime("%Y-%m-%d %H:%M"),
-            "" if d["pressure"] is None else f"{d['pressure']:g}",
-            target, "" if dose is None else f"{dose:.3g}", d["decision"] or "",
+            "" if d["pressure"] is None else num(rounded(d["pressure"], "mm[Hg]")),
+            target, "" if dose is None else num(rounded(dose, "ug/kg/min")), d["decision"] or "",
             ", ".join(d["alerts"]),
         )
     _out.print(table)
@@ -212,7 +215,7 @@ def audit(
     table.add_column("figure")
     table.add_column("value", justify="right")
     for k, v in result.headline.items():
-        table.add_row(k, f"{v:.3g}" if isinstance(v, float) else str(v))
+        table.add_row(k, num(rounded(v, "")) if isinstance(v, float) else str(v))
     _out.print(table)
     _err.print(f"wrote {folder}/metrics.parquet, metrics.csv, decisions.parquet, report.html",
                highlight=False)
