@@ -287,6 +287,7 @@ def demo(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 _EXTENSIONS = {
     "vasoguide.timeline.cli": {"replay", "audit"},
     "vasoguide.service.cli": {"serve", "trail"},
+    "vasoguide.sim.cli": {"simulate"},
 }
 
 

@@ -1,0 +1,98 @@
+"""`vasoguide simulate`: the in-silico evaluation, registered on the main app."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+__all__ = ["register"]
+
+_err = Console(stderr=True)
+_out = Console()
+
+SWEEP_STEPS = (0.01, 0.02, 0.05)  # ug/kg/min: FACTS 6 range 0.01-0.05
+SWEEP_INTERVALS = (5.0, 10.0, 15.0)  # min: FACTS 6 "every 5-15 min"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("simulate")
+    def simulate_cmd(
+        patients: Annotated[int, typer.Option("--patients", min=1, help="Patients.")] = 1000,
+        hours: Annotated[float, typer.Option("--hours", min=0.5, help="Hours per patient.")] = 24,
+        site: Annotated[Path | None, typer.Option("--site", help="Site settings file.")] = None,
+        policy: Annotated[
+            list[str] | None,
+            typer.Option("--policy", help="vasoguide, manual, closed-loop (repeatable; "
+                         "default all three)."),
+        ] = None,
+        seed: Annotated[int, typer.Option("--seed")] = 1,
+        workers: Annotated[int, typer.Option("--workers", min=1)] = 2,
+        measurement: Annotated[
+            str, typer.Option("--measurement", help="arterial (every minute) or cuff.")
+        ] = "arterial",
+        params: Annotated[
+            Path | None, typer.Option("--params", help="YAML overriding simulator parameters.")
+        ] = None,
+        sweep_patients: Annotated[
+            int, typer.Option("--sweep-patients", min=0,
+                              help="Patients per point of the step x interval sweep (0: none).")
+        ] = 200,
+        out: Annotated[Path, typer.Option("--out", help="Folder for the report.")] = Path(
+            "simulation"
+        ),
+    ) -> None:
+        """Simulate virtual patients under vasoguide's advice, manual care and closed loop."""
+        from .measures import summarise
+        from .policies import POLICIES
+        from .report import SweepPoint, write_report, write_table
+        from .run import SimConfig, simulate
+
+        chosen = tuple(policy) if policy else POLICIES
+        bad = [p for p in chosen if p not in POLICIES]
+        if bad or measurement not in ("arterial", "cuff"):
+            _err.print(f"vasoguide: unknown policy or measurement: {bad or measurement}",
+                       markup=False)
+            raise typer.Exit(2)
+        cfg = SimConfig(patients, hours, seed, measurement, chosen, site, {}, params, workers)
+        _err.print(f"simulating {patients} patients x {hours:g} h: {', '.join(chosen)}")
+        res = simulate(cfg)
+        sweep: list[SweepPoint] = []
+        if sweep_patients and "vasoguide" in chosen:
+            for step in SWEEP_STEPS:
+                for interval in SWEEP_INTERVALS:
+                    sc = replace(
+                        cfg, patients=sweep_patients, policies=("vasoguide",), traces=0,
+                        settings={"titration_step_weight": step, "titration_interval": interval},
+                    )
+                    r = simulate(sc)
+                    summary = summarise(r.rows)[("vasoguide",)]
+                    calls = r.stats["vasoguide"]["engine_calls"]
+                    sweep.append(SweepPoint(step, interval, summary, calls))
+                    _err.print(f"  sweep step {step:g} interval {interval:g}: "
+                               f"{summary['pct_in']['mean']:.1f}% in band, "
+                               f"{summary['pct_below']['mean']:.1f}% below ({r.seconds:.0f} s)")
+            import csv
+
+            out.mkdir(parents=True, exist_ok=True)
+            with (out / "sweep.csv").open("w", newline="", encoding="utf-8") as fh:
+                w = csv.writer(fh)
+                w.writerow(["step", "interval", "measure", "mean", "lo", "hi", "median"])
+                for s in sweep:
+                    for name, st in s.summary.items():
+                        w.writerow([s.step, s.interval, name, st["mean"], st["lo"], st["hi"],
+                                    st["median"]])
+        files = write_table(res, out)
+        report = write_report(res, out, sweep)
+        for (pol,), stats in summarise(res.rows).items():
+            _out.print(
+                f"{pol:12s} in band {stats['pct_in']['mean']:5.1f}%  below "
+                f"{stats['pct_below']['mean']:5.1f}%  above {stats['pct_above']['mean']:5.1f}%  "
+                f"NE {stats['ne_total']['mean']:6.0f} ug/kg  titrations/h "
+                f"{stats['titrations_per_h']['mean']:.2f}", highlight=False, soft_wrap=True,
+            )
+        _out.print(f"wrote {report}, {', '.join(str(f) for f in files)} "
+                   f"({res.seconds:.0f} s)", highlight=False, soft_wrap=True)
