@@ -8,13 +8,14 @@ the same measurement errors, whatever the number of worker processes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .params import Params
 
-__all__ = ["BLOCK", "Cohort", "Course", "make_block"]
+__all__ = ["BLOCK", "Cohort", "Course", "make_block", "reference_patients"]
 
 BLOCK = 100  # patients per block; fixed so that results do not depend on the worker count
 F = NDArray[np.float64]
@@ -91,6 +92,21 @@ def make_cohort(p: Params, rng: np.random.Generator, first_id: int, n: int) -> C
         np.arange(first_id, first_id + n), weight, age, severe, saps, cl, vc, vp, q,
         production, lag, ec50, resp, dmap, resonant,
     )
+
+
+def reference_patients(p: Params, n: int = 1, **changes: F) -> Cohort:
+    """n copies of Li 2024's typical 70 kg adult (no variability, no dead space), for tests."""
+    ones = np.ones(n)
+    fields: dict[str, Any] = {
+        "ids": np.arange(n), "weight": 70.0 * ones, "age": 35.0 * ones,
+        "severe": np.zeros(n, dtype=bool), "saps": 30.0 * ones, "cl": p["cl_reference"] * ones,
+        "vc": p["vc"] * ones, "vp": p["vp"] * ones, "q": p["q"] * ones,
+        "production": p["production"] / p["molar_mass"] * ones, "lag_min": p["lag"] / 60 * ones,
+        "ec50": p["ec50"] * ones, "responsiveness": ones, "dmap": p["dmap_moderate"] * ones,
+        "resonant": np.zeros(n, dtype=bool),
+    }
+    fields.update(changes)
+    return Cohort(**fields)
 
 
 def make_course(p: Params, c: Cohort, rng: np.random.Generator, minutes: int) -> Course:
