@@ -18,8 +18,8 @@ __all__ = ["T0", "Bedside"]
 T0 = datetime(2026, 1, 1, tzinfo=UTC)  # an arbitrary, fixed origin for simulated times
 
 
-def _iso(minute: float) -> str:
-    return (T0 + timedelta(minutes=minute)).isoformat()
+def _iso(minute: float) -> datetime:
+    return T0 + timedelta(minutes=minute)
 
 
 @dataclass

@@ -16,6 +16,7 @@ _out = Console()
 
 SWEEP_STEPS = (0.01, 0.02, 0.05)  # ug/kg/min: FACTS 6 range 0.01-0.05
 SWEEP_INTERVALS = (5.0, 10.0, 15.0)  # min: FACTS 6 "every 5-15 min"
+SWEEP_STALENESS = (5.0, 10.0, 15.0, 30.0)  # min: pressure_max_age, with cuff readings
 
 
 def register(app: typer.Typer) -> None:
@@ -40,7 +41,7 @@ def register(app: typer.Typer) -> None:
         sweep_patients: Annotated[
             int, typer.Option("--sweep-patients", min=0,
                               help="Patients per point of the step x interval sweep (0: none).")
-        ] = 200,
+        ] = 100,
         out: Annotated[Path, typer.Option("--out", help="Folder for the report.")] = Path(
             "simulation"
         ),
@@ -61,6 +62,7 @@ def register(app: typer.Typer) -> None:
         _err.print(f"simulating {patients} patients x {hours:g} h: {', '.join(chosen)}")
         res = simulate(cfg)
         sweep: list[SweepPoint] = []
+        stale: list[SweepPoint] = []
         if sweep_patients and "vasoguide" in chosen:
             for step in SWEEP_STEPS:
                 for interval in SWEEP_INTERVALS:
@@ -75,6 +77,17 @@ def register(app: typer.Typer) -> None:
                     _err.print(f"  sweep step {step:g} interval {interval:g}: "
                                f"{summary['pct_in']['mean']:.1f}% in band, "
                                f"{summary['pct_below']['mean']:.1f}% below ({r.seconds:.0f} s)")
+            for age in SWEEP_STALENESS:
+                sc = replace(
+                    cfg, patients=sweep_patients, policies=("vasoguide",), traces=0,
+                    method="cuff", settings={"pressure_max_age": age},
+                )
+                r = simulate(sc)
+                summary = summarise(r.rows)[("vasoguide",)]
+                calls = r.stats["vasoguide"]["engine_calls"]
+                stale.append(SweepPoint(0.0, age, summary, calls))
+                _err.print(f"  cuff, staleness {age:g} min: {summary['pct_in']['mean']:.1f}% "
+                           f"in band ({r.seconds:.0f} s)")
             import csv
 
             out.mkdir(parents=True, exist_ok=True)
@@ -85,8 +98,12 @@ def register(app: typer.Typer) -> None:
                     for name, st in s.summary.items():
                         w.writerow([s.step, s.interval, name, st["mean"], st["lo"], st["hi"],
                                     st["median"]])
+                for s in stale:  # step 0 marks the staleness rows (interval = max age)
+                    for name, st in s.summary.items():
+                        w.writerow(["staleness", s.interval, name, st["mean"], st["lo"],
+                                    st["hi"], st["median"]])
         files = write_table(res, out)
-        report = write_report(res, out, sweep)
+        report = write_report(res, out, sweep, stale)
         for (pol,), stats in summarise(res.rows).items():
             _out.print(
                 f"{pol:12s} in band {stats['pct_in']['mean']:5.1f}%  below "

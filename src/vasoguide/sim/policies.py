@@ -97,6 +97,7 @@ class Vasoguide(Policy):
         lookback = s["wean_sustained"].value
         gap = p["chart_every"] if world.method == "arterial" else p["cuff_interval"]
         self.window = int(float(lookback) + gap + 1)
+        self.every = round(p["chart_every"])
 
     def changed(self, i: int, m: int, value: float, drug: str) -> None:
         bed = self.beds[i]
@@ -107,7 +108,10 @@ class Vasoguide(Policy):
         w, stats = self.w, self.w.stats
         for i in np.flatnonzero(charted):
             self.beds[i].chart(m, float(w.measured[i, m]))
-        for i in np.flatnonzero(charted & (self.pend_t < 0)):
+        # Decision times: each charted reading, and (with a cuff) every `chart_every` minutes
+        # too, when the nurse checks the pump; a stale pressure then asks for a new reading.
+        due = charted | (m % self.every == 0)
+        for i in np.flatnonzero(due & (self.pend_t < 0)):
             t0 = time.perf_counter()
             state = self.beds[i].state(m, self.window)
             t1 = time.perf_counter()

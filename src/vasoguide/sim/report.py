@@ -70,7 +70,8 @@ def _plots(res: SimResult, sweep: Sequence[SweepPoint], out: Path) -> dict[str, 
     policies = [p for p in res.config.policies if p in res.traces]
     if policies:
         k = min(4, res.traces[policies[0]]["true"].shape[0])
-        fig, axes = plt.subplots(k, 2, figsize=(13, 2.6 * k), squeeze=False)
+        fig, axes = plt.subplots(k, 2, figsize=(13, 2.8 * k), squeeze=False)
+        fig.subplots_adjust(hspace=0.45)
         hours = np.arange(res.config.minutes) / 60.0
         for i in range(k):
             ax, bx = axes[i]
@@ -166,7 +167,10 @@ def write_table(res: SimResult, out: Path) -> list[Path]:
     return [csv_path, pq_path]
 
 
-def write_report(res: SimResult, out: Path, sweep: Sequence[SweepPoint] = ()) -> Path:
+def write_report(
+    res: SimResult, out: Path, sweep: Sequence[SweepPoint] = (),
+    stale: Sequence[SweepPoint] = (),
+) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     figs = _plots(res, sweep, out)
     cfg = res.config
@@ -245,6 +249,24 @@ def write_report(res: SimResult, out: Path, sweep: Sequence[SweepPoint] = ()) ->
             "<table><tr><th>step (ug/kg/min)</th><th>interval (min)</th><th>% in band "
             "[95% CI]</th><th>% below</th><th>% above</th><th>TWA below (mmHg)</th>"
             f"<th>NE (ug/kg)</th><th>titrations/h</th></tr>{rows}</table>",
+        ]
+    if stale:
+        rows = "".join(
+            f"<tr><td>{s.interval:g}</td>"
+            f"<td>{_fmt(s.summary['pct_in']['mean'])} [{_fmt(s.summary['pct_in']['lo'])}-"
+            f"{_fmt(s.summary['pct_in']['hi'])}]</td>"
+            f"<td>{_fmt(s.summary['pct_below']['mean'])}</td>"
+            f"<td>{_fmt(s.summary['twa_below']['mean'], 2)}</td>"
+            f"<td>{_fmt(s.summary['titrations_per_h']['mean'], 2)}</td>"
+            f"<td>{s.engine_calls}</td></tr>"
+            for s in stale
+        )
+        parts += [
+            "<h2>Sweep: staleness (pressure_max_age) with cuff readings every "
+            f"{res.params['cuff_interval']:g} min</h2>",
+            "<table><tr><th>pressure_max_age (min)</th><th>% in band [95% CI]</th>"
+            "<th>% below</th><th>TWA below (mmHg)</th><th>titrations/h</th>"
+            f"<th>engine calls</th></tr>{rows}</table>",
         ]
     parts.append("<h2>Model limits</h2>" + LIMITS)
     prow = "".join(
