@@ -56,7 +56,7 @@ class Params:
         rows = []
         for p in self.items.values():
             v = p.value
-            text = f"{v[0]:g}-{v[1]:g}" if isinstance(v, tuple) else f"{v:g}"
+            text = f"{v[0]:g} to {v[1]:g}" if isinstance(v, tuple) else f"{v:g}"
             if p.iiv:
                 text += f" (IIV {p.iiv:g})"
             rows.append((p.name, text, p.unit, p.source))
