@@ -6,7 +6,7 @@ import os
 import tempfile
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +164,3 @@ def simulate(cfg: SimConfig) -> SimResult:
     rows.sort(key=lambda row: (row["policy"], row["patient"]))
     return SimResult(cfg, cfg.params(), rows, traces, stats, time.perf_counter() - t0)
 
-
-def with_settings(cfg: SimConfig, **settings: Any) -> SimConfig:
-    return replace(cfg, settings={**cfg.settings, **settings})
