@@ -36,7 +36,7 @@ def test_simulate_writes_report_table_and_sweep(app: typer.Typer, tmp_path: Path
     assert result.exit_code == 0, result.output
     page = (out / "report.html").read_text(encoding="utf-8")
     for text in ("Results by policy", "closed-loop", "manual", "Parameters", "Li 2024",
-                 "Oualha 2014", "Sweep", "Model limits", "data:image/png;base64"):
+                 "Oualha 2014", "Sweep", "vs default", "Model limits", "data:image/png;base64"):
         assert text in page
     table = pq.read_table(out / "patients.parquet")
     assert table.num_rows == 9  # 3 patients x 3 policies

@@ -81,3 +81,14 @@ def test_summary_ci_and_calibration() -> None:
     assert s["lo"] == pytest.approx(50 - 1.96 * 10 / math.sqrt(3))
     assert s["median"] == 50.0
     assert calibration(rows) == {"below": 0.25, "in": 0.5, "above": 0.25, "readings": 12}
+
+
+def test_paired_difference_matches_patients() -> None:
+    from vasoguide.sim.measures import paired_difference
+
+    ref = [{"patient": i, "pct_below": 30.0 + i} for i in range(4)]
+    rows = [{"patient": i, "pct_below": 28.0 + i + (0.5 if i % 2 else -0.5)} for i in (3, 2, 1, 0)]
+    mean, lo, hi = paired_difference(rows, ref, "pct_below")
+    assert mean == pytest.approx(-2.0)
+    assert lo < -2.0 < hi
+    assert hi - lo < 2.0  # paired: the 3-point spread between patients does not enter

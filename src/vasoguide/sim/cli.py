@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -17,6 +17,29 @@ _out = Console()
 SWEEP_STEPS = (0.01, 0.02, 0.05)  # ug/kg/min: FACTS 6 range 0.01-0.05
 SWEEP_INTERVALS = (5.0, 10.0, 15.0)  # min: FACTS 6 "every 5-15 min"
 SWEEP_STALENESS = (5.0, 10.0, 15.0, 30.0)  # min: pressure_max_age, with cuff readings
+
+
+def _paired_with_default(
+    sweep: list[Any], rows: list[list[dict[str, Any]]], site: Path | None
+) -> list[Any]:
+    """Each sweep point's per-patient difference from the site's own step and interval."""
+    from dataclasses import replace as copy
+
+    from ..protocol import load_protocol
+    from .measures import paired_difference
+
+    protocol = load_protocol(site=site) if site else load_protocol()
+    step = float(protocol.settings["titration_step_weight"].value)
+    interval = float(protocol.settings["titration_interval"].value)
+    ref = next((r for s, r in zip(sweep, rows, strict=True)
+                if abs(s.step - step) < 1e-9 and abs(s.interval - interval) < 1e-9), None)
+    if ref is None:
+        return sweep
+    return [
+        copy(s, paired={m: paired_difference(r, ref, m)
+                        for m in ("pct_in", "pct_below", "pct_above")})
+        for s, r in zip(sweep, rows, strict=True)
+    ]
 
 
 def register(app: typer.Typer) -> None:
@@ -63,6 +86,7 @@ def register(app: typer.Typer) -> None:
         res = simulate(cfg)
         sweep: list[SweepPoint] = []
         stale: list[SweepPoint] = []
+        sweep_rows: list[list[dict[str, Any]]] = []
         if sweep_patients and "vasoguide" in chosen:
             for step in SWEEP_STEPS:
                 for interval in SWEEP_INTERVALS:
@@ -74,9 +98,11 @@ def register(app: typer.Typer) -> None:
                     summary = summarise(r.rows)[("vasoguide",)]
                     calls = r.stats["vasoguide"]["engine_calls"]
                     sweep.append(SweepPoint(step, interval, summary, calls))
+                    sweep_rows.append(r.rows)
                     _err.print(f"  sweep step {step:g} interval {interval:g}: "
                                f"{summary['pct_in']['mean']:.1f}% in band, "
                                f"{summary['pct_below']['mean']:.1f}% below ({r.seconds:.0f} s)")
+            sweep = _paired_with_default(sweep, sweep_rows, site)
             for age in SWEEP_STALENESS:
                 sc = replace(
                     cfg, patients=sweep_patients, policies=("vasoguide",), traces=0,

@@ -153,4 +153,21 @@ def calibration(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
     return {"below": b / total, "in": i / total, "above": a / total, "readings": total}
 
 
-__all__ += ["calibration"]
+def paired_difference(
+    rows: Sequence[dict[str, Any]], reference: Sequence[dict[str, Any]], name: str
+) -> tuple[float, float, float]:
+    """Mean of (rows - reference) for the same patients, with its normal 95% CI.
+
+    Sweep points run on the same seeded patients, so the per-patient difference removes the
+    between-patient spread that makes unpaired intervals overlap.
+    """
+    ref = {r["patient"]: r[name] for r in reference}
+    d = np.asarray([r[name] - ref[r["patient"]] for r in rows if r["patient"] in ref], float)
+    d = d[~np.isnan(d)]
+    if d.size < 2:
+        return (float(d.mean()) if d.size else math.nan, math.nan, math.nan)
+    half = 1.96 * d.std(ddof=1) / math.sqrt(d.size)
+    return (float(d.mean()), float(d.mean() - half), float(d.mean() + half))
+
+
+__all__ += ["calibration", "paired_difference"]

@@ -8,7 +8,7 @@ import html
 import io
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ class SweepPoint:
     interval: float
     summary: dict[str, dict[str, float]]
     engine_calls: int
+    # measure -> (mean, lo, hi) of the per-patient difference from the packaged default
+    paired: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
 
 def _png(fig: Any) -> str:
@@ -57,6 +59,13 @@ def _png(fig: Any) -> str:
 
 def _fmt(x: float, digits: int = 1) -> str:
     return "-" if math.isnan(x) else f"{x:.{digits}f}"
+
+
+def _paired(s: SweepPoint, name: str) -> str:
+    if name not in s.paired:
+        return "-"
+    mean, lo, hi = s.paired[name]
+    return f"{mean:+.1f} [{_fmt(lo)} to {_fmt(hi)}]"
 
 
 def _plots(res: SimResult, sweep: Sequence[SweepPoint], out: Path) -> dict[str, str]:
@@ -239,7 +248,9 @@ def write_report(
             f"<td>{_fmt(s.summary['pct_above']['mean'])}</td>"
             f"<td>{_fmt(s.summary['twa_below']['mean'], 2)}</td>"
             f"<td>{_fmt(s.summary['ne_total']['mean'], 0)}</td>"
-            f"<td>{_fmt(s.summary['titrations_per_h']['mean'], 2)}</td></tr>"
+            f"<td>{_fmt(s.summary['titrations_per_h']['mean'], 2)}</td>"
+            f"<td>{_paired(s, 'pct_in')}</td><td>{_paired(s, 'pct_below')}</td>"
+            f"<td>{_paired(s, 'pct_above')}</td></tr>"
             for s in sweep
         )
         n = sweep[0].summary["pct_in"]["n"]
@@ -248,7 +259,9 @@ def write_report(
             f"<img src='data:image/png;base64,{figs['sweep']}' alt='sweep heatmaps'>",
             "<table><tr><th>step (ug/kg/min)</th><th>interval (min)</th><th>% in band "
             "[95% CI]</th><th>% below</th><th>% above</th><th>TWA below (mmHg)</th>"
-            f"<th>NE (ug/kg)</th><th>titrations/h</th></tr>{rows}</table>",
+            "<th>NE (ug/kg)</th><th>titrations/h</th><th>&Delta; in band vs default "
+            "(paired, 95% CI)</th><th>&Delta; below</th><th>&Delta; above</th></tr>"
+            f"{rows}</table>",
         ]
     if stale:
         rows = "".join(
