@@ -304,6 +304,7 @@ _EXTENSIONS = {
     "vasoguide.timeline.cli": {"replay", "audit"},
     "vasoguide.service.cli": {"serve", "trail"},
     "vasoguide.interop.export_cli": {"export"},
+    "vasoguide.sim.cli": {"simulate"},
 }
 
 
