@@ -272,3 +272,13 @@ def test_the_rate_is_computed_from_the_dose_shown(base: Any, dose: list[Any]) ->
         ug_min = x.dose.value * (3.1 if x.dose.unit == "ug/kg/min" else 1)
         want = ug_min * 60 / x.concentration.value
         assert abs(x.rate.value - want) <= 0.005 * want + 1e-12
+
+
+def test_a_subnormal_earlier_lactate_is_not_a_traceback(base: Any) -> None:
+    # Found by benchmarks/fuzz_engine.py: 2.2e-311 mmol/L made the fall "inf %".
+    obs = [
+        {"code": "lactate", "value": 2.225073858507e-311, "unit": "mmol/L", "ago": 150},
+        {"code": "lactate", "value": 28.9, "unit": "mmol/L", "ago": 0},
+    ]
+    a = assess(base("septic_on_ne", obs=obs))
+    assert any("plausible earlier value" in m for m in a.missing)

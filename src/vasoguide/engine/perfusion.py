@@ -7,6 +7,7 @@ also perfusing the patient.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..display import number_text as num
@@ -103,6 +104,10 @@ def _lactate(snap: Snapshot, adv: Advice, out: Perfusion) -> None:
     fall_pct = round(
         (prev.canonical - latest.canonical) / prev.canonical * 100.0 * (interval / span), 6
     )
+    if not math.isfinite(fall_pct):
+        # An earlier value so close to zero that no percentage exists (found by fuzzing).
+        adv.need("lactate (a plausible earlier value for the trend)")
+        return
     adv.cite(rid)
     wanted = adv.th(rid, "fall_min", "%")
     if fall_pct < wanted:
