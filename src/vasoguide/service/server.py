@@ -126,8 +126,8 @@ def config(app: Any, settings: Settings, **extra: Any) -> uvicorn.Config:
     """The uvicorn configuration the service runs with (also used by tests and benchmarks)."""
     return uvicorn.Config(
         app, host=settings.host, port=settings.port, access_log=settings.access_log,
-        log_config=log_config(), http="auto",
-        **extra,
+        log_config=log_config(), http=protocol_class(settings),
+        timeout_keep_alive=settings.keep_alive_s, **extra,
     )
 
 
