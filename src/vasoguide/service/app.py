@@ -37,6 +37,8 @@ from . import jsonio
 from .fhirserver import FhirFetcher
 from .guards import RequestGuard
 from .hooks import router as hooks_router
+from .openapi import bundle_schema, dose_schema
+from .openapi import document as openapi_document
 from .outcomes import outcome_response
 from .runtime import AssessFn, Runtime
 from .security import Authenticate, SharedReplayCache, Verifier
@@ -202,6 +204,18 @@ def create_app(
                 "limit": {"level": limit.level, "message": limit.message, "rule": limit.rule}}
 
     app.include_router(hooks_router)
+
+    def openapi() -> dict[str, Any]:
+        # Request bodies as they really are (openapi.py): resolvable references, the PatientState,
+        # a typed CDS Hooks request per hook, so API fuzzers reach past validation.
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi_document(
+                app, templates=runtime.templates, service_id=settings.service_id,
+                extra_bodies={"/dose": dose_schema(DoseQuery.model_json_schema()),
+                              "/fhir/state": bundle_schema()})
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

@@ -124,9 +124,10 @@ def protocol_class(settings: Settings) -> type[asyncio.Protocol]:
 
 def config(app: Any, settings: Settings, **extra: Any) -> uvicorn.Config:
     """The uvicorn configuration the service runs with (also used by tests and benchmarks)."""
+    level = str(extra.get("log_level", "info")).upper()
     return uvicorn.Config(
         app, host=settings.host, port=settings.port, access_log=settings.access_log,
-        log_config=log_config(), http=protocol_class(settings),
+        log_config=log_config(level), http=protocol_class(settings),
         timeout_keep_alive=settings.keep_alive_s, **extra,
     )
 
