@@ -15,6 +15,7 @@ server error (each is written, with its body, to the --failures file).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import socket
 import sys
@@ -59,6 +60,10 @@ def start(db: Path) -> tuple[str, uvicorn.Server]:
     return f"http://127.0.0.1:{cfg.port}", srv
 
 
+class _OutOfTimeError(Exception):
+    """The endpoint's time budget is spent: stop generating."""
+
+
 def fuzz(base: str, path: str, cases: int, failures: list[dict[str, Any]],
          budget_s: float | None = None) -> dict[str, Any]:
     schema = schemathesis.openapi.from_url(base + "/openapi.json")
@@ -71,17 +76,21 @@ def fuzz(base: str, path: str, cases: int, failures: list[dict[str, Any]],
               suppress_health_check=list(HealthCheck), phases=[Phase.generate])
     def one(case: Any) -> None:
         if budget_s is not None and time.monotonic() - start_time > budget_s:
-            return
+            raise _OutOfTimeError
         try:
             response = case.call(timeout=30)
             status = str(response.status_code)
         except Exception as exc:  # a dropped connection is a server error too
             status = f"error:{type(exc).__name__}"
         statuses[status] += 1
+        if sum(statuses.values()) % 1000 == 0:  # progress, for long runs
+            print(f"  {path}: {dict(statuses)} after {time.monotonic() - start_time:.0f} s",
+                  file=sys.stderr, flush=True)
         if not status.isdigit() or int(status) >= 500:
             failures.append({"path": path, "status": status, "body": case.body})
 
-    one()
+    with contextlib.suppress(_OutOfTimeError):
+        one()
     sent = sum(statuses.values())
     errors = sum(n for s, n in statuses.items() if not s.isdigit() or int(s) >= 500)
     return {"path": path, "cases": sent, "statuses": dict(sorted(statuses.items())),
