@@ -138,9 +138,16 @@ def app_factory() -> Any:
 def serve(which: str, port: int, db: str, workers: int) -> None:
     import uvicorn
 
+    from vasoguide.service.server import log_config, protocol_class
+    from vasoguide.service.settings import Settings
+
     os.environ.update(VG_BENCH_APP=which, VG_BENCH_DB=db)
+    # The service's own HTTP stack: header deadline, safe logs, its keep-alive (soak_service
+    # sets the keep-alive to probe the reset race).
+    keep_alive = int(os.environ.get("VG_BENCH_KEEP_ALIVE", Settings().keep_alive_s))
     uvicorn.run("bench_service:app_factory", factory=True, app_dir=str(Path(__file__).parent),
-                host=HOST, port=port, log_level="warning", access_log=False, workers=workers)
+                host=HOST, port=port, log_config=log_config("WARNING"), access_log=False,
+                workers=workers, http=protocol_class(Settings()), timeout_keep_alive=keep_alive)
 
 
 def _free_port() -> int:
