@@ -238,3 +238,30 @@ def test_record_hash_input_is_byte_identical_to_the_reference_json() -> None:
     # A lone surrogate cannot be hashed, as before (the reference encoding refuses it too).
     with pytest.raises(UnicodeEncodeError):
         record_hash("p", 1, "t", "k", "d", "x\udc80y")
+
+
+def test_the_service_and_its_replay_cache_on_the_database(db_url: str) -> None:
+    """The app end to end on each database: assessments land in the trail; the shared `jti`
+    replay cache refuses a second use from another process's view of the same table."""
+    from vasoguide.service.app import create_app
+    from vasoguide.service.security import SharedReplayCache
+    from vasoguide.service.settings import Settings
+
+    from .conftest import AppClient
+    from .test_assess_api import STATE
+
+    client = AppClient(create_app(Settings(database_url=db_url, auth="none"),
+                                  clock=lambda: NOW))
+    try:
+        assert [client.post("/assess", json=STATE).status_code for _ in range(3)] == [200] * 3
+    finally:
+        client.close()
+    result = verify(db_url)
+    assert result.ok and result.count == 3
+    one, other = Trail(db_url), Trail(db_url)
+    try:
+        assert SharedReplayCache(one, lambda: 1000.0).first_use("iss", "j", 1100.0)
+        assert not SharedReplayCache(other, lambda: 1000.0).first_use("iss", "j", 1100.0)
+    finally:
+        one.close()
+        other.close()

@@ -67,11 +67,15 @@ class _HeaderDeadline:
     """Mixin for uvicorn's HTTP protocols: close the connection when a request's headers take
     longer than `header_timeout_s` (counted from the connection or the request's first byte)."""
 
-    header_timeout_s = 10.0
+    header_timeout_s = 10.0  # replaced by the uvicorn Config's `header_timeout_s` when set
     loop: asyncio.AbstractEventLoop
     transport: asyncio.Transport
     cycle: Any
     _header_timer: asyncio.TimerHandle | None = None
+
+    def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)  # type: ignore[call-arg]
+        self.header_timeout_s = float(getattr(config, "header_timeout_s", self.header_timeout_s))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[misc]
@@ -103,33 +107,38 @@ class _HeaderDeadline:
             self.transport.close()
 
 
-class _H11(_HeaderDeadline, H11Protocol):
+class H11WithDeadline(_HeaderDeadline, H11Protocol):
     pass
 
 
-def protocol_class(settings: Settings) -> type[asyncio.Protocol]:
-    """uvicorn's fastest available HTTP protocol with the header deadline of `settings`."""
-    base: type[asyncio.Protocol] = _H11
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+try:
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-        class _HttpTools(_HeaderDeadline, HttpToolsProtocol):
-            pass
-
-        base = _HttpTools
-    except ImportError:  # pragma: no cover - uvicorn[standard] installs httptools
+    class HttpToolsWithDeadline(_HeaderDeadline, HttpToolsProtocol):
         pass
-    return type("GuardedHttpProtocol", (base,), {"header_timeout_s": settings.header_timeout_s})
+
+    _FASTEST: type[asyncio.Protocol] = HttpToolsWithDeadline
+except ImportError:  # pragma: no cover - uvicorn[standard] installs httptools
+    _FASTEST = H11WithDeadline
+
+
+def protocol_class(_settings: Settings | None = None) -> type[asyncio.Protocol]:
+    """uvicorn's fastest available HTTP protocol with the header deadline (module-level
+    classes: worker processes unpickle them by name). The deadline itself is read from the
+    uvicorn Config (`config()` sets it), else 10 s."""
+    return _FASTEST
 
 
 def config(app: Any, settings: Settings, **extra: Any) -> uvicorn.Config:
     """The uvicorn configuration the service runs with (also used by tests and benchmarks)."""
     level = str(extra.get("log_level", "info")).upper()
-    return uvicorn.Config(
+    cfg = uvicorn.Config(
         app, host=settings.host, port=settings.port, access_log=settings.access_log,
         log_config=log_config(level), http=protocol_class(settings),
         timeout_keep_alive=settings.keep_alive_s, **extra,
     )
+    cfg.header_timeout_s = settings.header_timeout_s  # type: ignore[attr-defined]
+    return cfg
 
 
 def run(app: Any, settings: Settings) -> None:
