@@ -242,3 +242,22 @@ def test_error_logs_carry_type_and_frames_not_the_message(tmp_path: Path) -> Non
         _, err = proc.communicate(timeout=20)
     assert "RuntimeError" in err and 'File "' in err and "boom" in err, err[-2000:]
     assert "Jane Roe" not in err and "12345678" not in err, err[-2000:]
+
+
+@pytest.mark.xfail(strict=True, reason="state.py/units lets OverflowError, pint's TokenError and "
+                   "ZeroDivisionError escape parse_state (found by benchmarks/fuzz_service.py; "
+                   "reported: they should be InputError). Remove this mark when fixed.")
+@pytest.mark.parametrize(("where", "value"), [
+    ("time", "0001-01-01T00:30:00+01:00"),  # OverflowError converting to UTC
+    ("unit", "mm[Hg]("),  # pint TokenError
+    ("unit", "mm[Hg]/0"),  # ZeroDivisionError
+])
+def test_unparsable_state_values_are_422(client: AppClient, where: str, value: str) -> None:
+    import copy
+
+    state = copy.deepcopy(STATE)
+    if where == "time":
+        state["time"] = value
+    else:
+        state["observations"][0]["unit"] = value
+    assert client.post("/assess", json=state).status_code == 422
