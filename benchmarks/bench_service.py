@@ -158,13 +158,13 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, which: str, db: str, workers: int) -> None:
+    def __init__(self, which: str, db: str, workers: int, start_timeout: float = 30) -> None:
         self.port = _free_port()
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--serve", which, "--port", str(self.port), "--db", db,
              "--workers", str(workers)],
             env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline:
             try:
                 socket.create_connection((HOST, self.port), timeout=0.2).close()
@@ -203,7 +203,11 @@ class Server:
 
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(10)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
 
 
 # -- a small keep-alive HTTP/1.1 client ----------------------------------------------------

@@ -151,7 +151,7 @@ async def probe(port: int, idle_s: float, trials: int) -> dict[str, Any]:
 
 def start_server(db: str, workers: int, keep_alive: int) -> Server:
     os.environ["VG_BENCH_KEEP_ALIVE"] = str(keep_alive)
-    return Server("vasoguide", db, workers)
+    return Server("vasoguide", db, workers, start_timeout=180)
 
 
 def main() -> None:
