@@ -40,8 +40,9 @@ def serve(
         typer.echo(f"vasoguide: cannot serve: {exc}", err=True)
         raise typer.Exit(2) from None
     mode = "JWT required" if settings.auth_enabled else "open (loopback, local use)"
+    keyed = "keyed" if settings.trail_key_file else "unkeyed: set trail_key_file"
     typer.echo(f"vasoguide: http://{settings.host}:{settings.port}/ ({mode}); trail "
-               f"{settings.database_url.split('://')[0]}", err=True)
+               f"{settings.database_url.split('://')[0]} ({keyed})", err=True)
     run(app, settings)  # header deadline, logs without exception messages (server.py)
 
 
