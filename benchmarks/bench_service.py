@@ -140,9 +140,16 @@ def app_factory() -> Any:
 def serve(which: str, port: int, db: str, workers: int) -> None:
     import uvicorn
 
+    from vasoguide.service.server import log_config, protocol_class
+    from vasoguide.service.settings import Settings
+
     os.environ.update(VG_BENCH_APP=which, VG_BENCH_DB=db)
+    # The service's own HTTP stack: header deadline, safe logs, its keep-alive (soak_service
+    # sets the keep-alive to probe the reset race).
+    keep_alive = int(os.environ.get("VG_BENCH_KEEP_ALIVE", Settings().keep_alive_s))
     uvicorn.run("bench_service:app_factory", factory=True, app_dir=str(Path(__file__).parent),
-                host=HOST, port=port, log_level="warning", access_log=False, workers=workers)
+                host=HOST, port=port, log_config=log_config("WARNING"), access_log=False,
+                workers=workers, http=protocol_class(Settings()), timeout_keep_alive=keep_alive)
 
 
 def _free_port() -> int:
@@ -153,13 +160,13 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, which: str, db: str, workers: int) -> None:
+    def __init__(self, which: str, db: str, workers: int, start_timeout: float = 30) -> None:
         self.port = _free_port()
         self.proc = subprocess.Popen(
             [sys.executable, __file__, "--serve", which, "--port", str(self.port), "--db", db,
              "--workers", str(workers)],
             env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline:
             try:
                 socket.create_connection((HOST, self.port), timeout=0.2).close()
@@ -198,7 +205,11 @@ class Server:
 
     def stop(self) -> None:
         self.proc.terminate()
-        self.proc.wait(10)
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
 
 
 # -- a small keep-alive HTTP/1.1 client ----------------------------------------------------

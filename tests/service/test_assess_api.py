@@ -89,7 +89,8 @@ def test_every_assessment_is_in_the_trail(client: AppClient) -> None:
 
 
 def test_fhir_state_maps_a_bundle_and_reports(client: AppClient) -> None:
-    response = client.post("/fhir/state", content=SAMPLE.read_bytes())
+    response = client.post("/fhir/state", content=SAMPLE.read_bytes(),
+                           headers={"Content-Type": "application/fhir+json"})
     assert response.status_code == 200
     body = response.json()
     assert body["state"]["context"]["shock_type"] == "septic"
@@ -127,4 +128,5 @@ def test_request_size_limit(make_client: Callable[..., AppClient], tmp_path: Pat
         for _ in range(10):
             yield b" " * 1024  # no Content-Length: counted as it arrives
 
-    assert small.post("/assess", content=chunks()).status_code == 413
+    assert small.post("/assess", content=chunks(), headers={"Content-Type": "application/json"}
+                      ).status_code == 413

@@ -80,6 +80,7 @@ def secure(tmp_path: Path, jwks_requests: list[httpx.Request]) -> AppClient:
 
     settings = Settings(
         host="0.0.0.0",  # auth "auto" must turn JWT on off loopback
+        public_url=BASE,
         database_url=f"sqlite:///{tmp_path / 't.sqlite'}",
         issuers=[Issuer(iss=ISS, jwks=inline, jku_allowed=[JKU])],
     )
@@ -203,6 +204,61 @@ def test_off_loopback_without_issuers_refuses_to_start(tmp_path: Path) -> None:
         create_app(settings)
 
 
+OTHER = "http://other-service.example"
+
+
+@pytest.mark.parametrize(
+    "spoof",
+    [
+        {"Host": "other-service.example"},
+        {"X-Forwarded-Host": "other-service.example", "X-Forwarded-Proto": "http"},
+        {"Forwarded": "host=other-service.example;proto=http"},
+    ],
+)
+def test_audience_never_follows_host_or_forwarded_headers(
+    secure: AppClient, spoof: dict[str, str]
+) -> None:
+    """A token the trusted issuer minted for another service, replayed here with that service's
+    Host (or proxy headers), is refused: the expected `aud` is `public_url` + path only."""
+    foreign = token(OTHER + SERVICE)
+    body = hook_request("patient-view", prefetch=prefetch_from(sample_resources()))
+    headers = {"Authorization": f"Bearer {foreign}", **spoof}
+    assert secure.post(SERVICE, json=body, headers=headers).status_code == 401
+    # The token for this service still passes whatever Host the client sends.
+    mine = {"Authorization": f"Bearer {token()}", **spoof}
+    assert secure.post(SERVICE, json=body, headers=mine).status_code == 200
+
+
+def test_foreign_host_via_base_url_is_refused(tmp_path: Path) -> None:
+    """The same attack through the client's own base URL (the Host it connects to)."""
+    settings = Settings(
+        host="0.0.0.0", public_url=BASE, database_url=f"sqlite:///{tmp_path / 't.sqlite'}",
+        issuers=[Issuer(iss=ISS, jwks={"keys": [jwk(RSA_KEY, "rsa-1")]})],
+    )
+    client = AppClient(create_app(settings), base_url=OTHER)
+    try:
+        assert call(client, token(OTHER + SERVICE)).status_code == 401
+        assert call(client, token(BASE + SERVICE)).status_code == 200
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("auth", ["auto", "jwt"])
+def test_jwt_mode_refuses_to_start_without_public_url(tmp_path: Path, auth: str) -> None:
+    settings = Settings.model_validate({
+        "host": "10.1.2.3", "auth": auth, "database_url": f"sqlite:///{tmp_path / 't.sqlite'}",
+        "issuers": [{"iss": ISS, "jwks": {"keys": [jwk(RSA_KEY, "rsa-1")]}}],
+    })
+    with pytest.raises(ValueError, match="public_url"):
+        create_app(settings)
+
+
+@pytest.mark.parametrize("url", ["cds.example.org", "ftp://cds.example.org", "https://x/?a=1"])
+def test_public_url_must_be_an_absolute_http_url(url: str) -> None:
+    with pytest.raises(ValueError, match="public_url"):
+        Settings(auth="none", public_url=url).check()
+
+
 def test_loopback_default_is_open(tmp_path: Path) -> None:
     assert not Settings(host="127.0.0.1").auth_enabled
     assert not Settings(host="::1").auth_enabled
@@ -213,6 +269,7 @@ def test_a_jti_replayed_on_another_worker_is_refused(tmp_path: Path) -> None:
     """Two workers (two apps, as two uvicorn processes would build) on one trail database."""
     settings = Settings(
         host="0.0.0.0",
+        public_url=BASE,
         database_url=f"sqlite:///{tmp_path / 'shared.sqlite'}",
         issuers=[Issuer(iss=ISS, jwks={"keys": [jwk(RSA_KEY, "rsa-1")]})],
     )

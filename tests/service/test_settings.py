@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from vasoguide.service.settings import load_settings
+from vasoguide.service.settings import Settings, load_settings
 
 
 def test_defaults_are_local_and_open(tmp_path: Path) -> None:
@@ -39,3 +39,18 @@ def test_unknown_or_invalid_settings_are_refused(tmp_path: Path) -> None:
         load_settings(env={"VASOGUIDE_AUTH": "maybe"})
     with pytest.raises(ValidationError, match="jwks_url, jwks or jku_allowed"):
         load_settings(env={"VASOGUIDE_ISSUERS": json.dumps([{"iss": "https://x"}])})
+
+
+def test_server_keep_alive_outlasts_client_pools() -> None:
+    """Issue 10, defect 7: with uvicorn's keep-alive equal to httpx's pool expiry (5 s each),
+    a client reused a connection just as the server closed it: a reset under load
+    (benchmarks/soak_service.py probes the race). The server must keep idle connections longer
+    than common clients do, so the client always closes first."""
+    import httpx
+
+    from vasoguide.service.app import create_app
+    from vasoguide.service.server import config
+
+    settings = Settings(auth="none", database_url="sqlite:///:memory:")
+    served = config(create_app(settings), settings)
+    assert served.timeout_keep_alive > httpx.Limits().keepalive_expiry

@@ -1,4 +1,5 @@
-"""The audit trail: chained, verifiable, tamper-evident, and durable across a crash."""
+"""The audit trail: chained, verifiable, tamper-evident, and durable across a crash, on SQLite
+and on a real PostgreSQL server (`db_url`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,14 +18,24 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from vasoguide.service.trail import GENESIS, Trail
+from vasoguide.service.trail import GENESIS, Trail, Verification
+
+from .trail_db import db_url_fixture, pg_url_fixture  # noqa: F401 - fixtures
 
 NOW = datetime(2026, 3, 1, 8, tzinfo=UTC)
 
 
+def verify(url: str) -> Verification:
+    t = Trail(url)
+    try:
+        return t.verify()
+    finally:
+        t.close()
+
+
 @pytest.fixture
-def trail(tmp_path: Path) -> Trail:
-    t = Trail(f"sqlite:///{tmp_path / 'trail.sqlite'}")
+def trail(db_url: str) -> Iterator[Trail]:
+    t = Trail(db_url)
     for i in range(5):
         t.append(
             "assessment",
@@ -32,11 +44,12 @@ def trail(tmp_path: Path) -> Trail:
             time=NOW,
             card_uuids=[f"card-{i}"],
         )
-    return t
+    yield t
+    t.close()
 
 
-def test_empty_trail_verifies(tmp_path: Path) -> None:
-    result = Trail(f"sqlite:///{tmp_path / 'e.sqlite'}").verify()
+def test_empty_trail_verifies(db_url: str) -> None:
+    result = verify(db_url)
     assert result.ok and result.count == 0 and result.head == GENESIS
 
 
@@ -61,13 +74,18 @@ def test_chain_verifies_and_links(trail: Trail) -> None:
             "UPDATE trail_record SET protocol_digest = 'sha256:other' WHERE seq = 2",
             "record 2: content does not match",
         ),
-        ("DELETE FROM trail_record WHERE seq = 2", "record 2: missing"),
-        ("DELETE FROM trail_record WHERE seq = 5", "records were removed"),
+        ("DELETE FROM trail_card WHERE seq = 2; DELETE FROM trail_record WHERE seq = 2",
+         "record 2: missing"),
+        ("DELETE FROM trail_card WHERE seq = 5; DELETE FROM trail_record WHERE seq = 5",
+         "records were removed"),
+        ("DELETE FROM trail_card WHERE seq = 5; DELETE FROM trail_record WHERE seq = 5; "
+         "DELETE FROM trail_head", "head row missing"),
     ],
 )
 def test_tampering_is_detected(trail: Trail, sql: str, problem: str) -> None:
     with trail.engine.begin() as conn:
-        conn.execute(text(sql))
+        for statement in sql.split("; "):
+            conn.execute(text(statement))
     result = trail.verify()
     assert not result.ok
     assert any(problem in p for p in result.problems), result.problems
@@ -110,8 +128,8 @@ _WRITER = textwrap.dedent("""
 """)
 
 
-def test_crash_mid_write_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'crash.sqlite'}"
+def test_crash_mid_write_loses_nothing_acknowledged(db_url: str) -> None:
+    url = db_url
     proc = subprocess.Popen(
         [sys.executable, "-c", _WRITER, url],
         stdout=subprocess.PIPE,
@@ -129,15 +147,15 @@ def test_crash_mid_write_loses_nothing_acknowledged(tmp_path: Path) -> None:
     proc.wait()
     proc.stdout.close()
     assert acknowledged >= 40
-    result = Trail(url).verify()
+    result = verify(url)
     assert result.ok, result.problems
     assert result.count >= acknowledged
 
 
-def test_concurrent_appends_share_commits_and_stay_chained(tmp_path: Path) -> None:
+def test_concurrent_appends_share_commits_and_stay_chained(db_url: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    t = Trail(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    t = Trail(db_url)
     with ThreadPoolExecutor(16) as pool:
         receipts = list(pool.map(
             lambda i: t.append("cards", {"i": i}, protocol_digest="x", time=NOW,
@@ -146,12 +164,13 @@ def test_concurrent_appends_share_commits_and_stay_chained(tmp_path: Path) -> No
     result = t.verify()
     assert result.ok and result.count == 200
     assert all(t.card_record(f"u{i}") is not None for i in range(0, 200, 37))
+    t.close()
 
 
-def test_a_bad_record_in_a_batch_fails_alone(tmp_path: Path) -> None:
+def test_a_bad_record_in_a_batch_fails_alone(db_url: str) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    t = Trail(f"sqlite:///{tmp_path / 'b.sqlite'}")
+    t = Trail(db_url)
     t.append("cards", {}, protocol_digest="x", time=NOW, card_uuids=["dup"])
 
     def one(i: int) -> str:
@@ -166,6 +185,42 @@ def test_a_bad_record_in_a_batch_fails_alone(tmp_path: Path) -> None:
         outcomes = list(pool.map(one, range(30)))
     assert outcomes.count("failed") == 1 and outcomes[7] == "failed"
     assert t.verify().ok and t.verify().count == 30
+    t.close()
+
+
+_PROCESS_WRITER = textwrap.dedent("""
+    import os, sys, time
+    from datetime import UTC, datetime
+    from vasoguide.service.trail import Trail
+    t = Trail(sys.argv[1])
+    open(sys.argv[4] + "." + sys.argv[2], "w").close()  # ready
+    while not os.path.exists(sys.argv[4]):  # start together, imports done
+        time.sleep(0.01)
+    for i in range(int(sys.argv[3])):
+        t.append("cards", {"w": sys.argv[2], "i": i}, protocol_digest="x",
+                 time=datetime.now(UTC), card_uuids=[f"{sys.argv[2]}-{i}"])
+""")
+
+
+def test_worker_processes_appending_at_once_keep_one_chain(db_url: str, tmp_path: Path) -> None:
+    """Several workers (processes, as `--workers` runs them) on one database: the head row's
+    lock serialises them; every record lands once, in one intact chain."""
+    Trail(db_url).close()  # create the tables before the race
+    workers, each = 3, 20
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", _PROCESS_WRITER, db_url, f"w{w}",
+                               str(each), str(go)]) for w in range(workers)]
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("go.*"))) < workers and time.monotonic() < deadline:
+        time.sleep(0.02)
+    go.touch()
+    assert [p.wait(120) for p in procs] == [0] * workers
+    t = Trail(db_url)
+    result = t.verify()
+    assert result.ok, result.problems
+    assert result.count == workers * each
+    assert {r["seq"] for r in t.records()} == set(range(1, workers * each + 1))
+    t.close()
 
 
 def test_record_hash_input_is_byte_identical_to_the_reference_json() -> None:
@@ -183,3 +238,30 @@ def test_record_hash_input_is_byte_identical_to_the_reference_json() -> None:
     # A lone surrogate cannot be hashed, as before (the reference encoding refuses it too).
     with pytest.raises(UnicodeEncodeError):
         record_hash("p", 1, "t", "k", "d", "x\udc80y")
+
+
+def test_the_service_and_its_replay_cache_on_the_database(db_url: str) -> None:
+    """The app end to end on each database: assessments land in the trail; the shared `jti`
+    replay cache refuses a second use from another process's view of the same table."""
+    from vasoguide.service.app import create_app
+    from vasoguide.service.security import SharedReplayCache
+    from vasoguide.service.settings import Settings
+
+    from .conftest import AppClient
+    from .test_assess_api import STATE
+
+    client = AppClient(create_app(Settings(database_url=db_url, auth="none"),
+                                  clock=lambda: NOW))
+    try:
+        assert [client.post("/assess", json=STATE).status_code for _ in range(3)] == [200] * 3
+    finally:
+        client.close()
+    result = verify(db_url)
+    assert result.ok and result.count == 3
+    one, other = Trail(db_url), Trail(db_url)
+    try:
+        assert SharedReplayCache(one, lambda: 1000.0).first_use("iss", "j", 1100.0)
+        assert not SharedReplayCache(other, lambda: 1000.0).first_use("iss", "j", 1100.0)
+    finally:
+        one.close()
+        other.close()

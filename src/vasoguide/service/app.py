@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..display import rounded
 from ..dosing import check_conversion, convert_dose
 from ..engine import assess as engine_assess
-from ..errors import DoseError, InputError, UnitError
+from ..errors import DoseError, InputError, UnitError, VasoguideError
 from ..interop import map_resources
 from ..interop.codes import tables as code_tables
 from ..interop.prefetch import templates
@@ -37,12 +37,15 @@ from ..state import PatientState, parse_state
 from ..units import Kind, factor
 from . import jsonio
 from .fhirserver import FhirFetcher
+from .guards import RequestGuard
 from .hooks import router as hooks_router
+from .openapi import bundle_schema, dose_schema
+from .openapi import document as openapi_document
 from .outcomes import outcome_response
 from .runtime import AssessFn, Runtime
 from .security import Authenticate, SharedReplayCache, Verifier
 from .settings import Settings
-from .trail import Trail
+from .trail import open_trail
 
 __all__ = ["create_app"]
 
@@ -100,7 +103,7 @@ def create_app(
     proto = protocol or load_protocol(settings.kb_dir, settings.site_file)
     client = httpx.AsyncClient(transport=transport, follow_redirects=False)
     tables = code_tables()
-    trail = Trail(settings.database_url)
+    trail = open_trail(settings)
     runtime = Runtime(
         settings=settings,
         protocol=proto,
@@ -133,9 +136,14 @@ def create_app(
     )
     app.state.runtime = runtime
 
-    if runtime.verifier is not None:
+    if runtime.verifier is not None:  # settings.check() made sure public_url is set
         app.add_middleware(Authenticate, verifier=runtime.verifier,
-                           public_url=settings.public_url, public_paths=_PUBLIC)
+                           public_url=settings.public_url or "", public_paths=_PUBLIC)
+    # Outermost: content type, Origin/Host, body size and read deadline (guards.py).
+    app.add_middleware(RequestGuard, public_url=settings.public_url,
+                       open_mode=not settings.auth_enabled,
+                       max_body_bytes=settings.max_body_bytes,
+                       body_timeout_s=settings.body_timeout_s)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
@@ -143,6 +151,20 @@ def create_app(
         frames = "".join(traceback.format_tb(exc.__traceback__))
         log.error("internal error %s on %s\n%s", type(exc).__name__, request.url.path, frames)
         return outcome_response(500, "exception", "internal error")
+
+    @app.exception_handler(ValueError)
+    async def invalid_value(request: Request, exc: ValueError) -> Response:
+        # A value error past request validation (a dose whose result is not finite, a number
+        # JSON cannot carry) is the input's fault: 422 with what is known, never a 500.
+        log.info("invalid input %s on %s", type(exc).__name__, request.url.path)
+        if isinstance(exc, InputError):
+            return JSONResponse({"field": exc.field, "message": str(exc),
+                                 "detail": exc.problems}, status_code=422)
+        message = (str(exc).splitlines()[0] if isinstance(exc, VasoguideError) and str(exc)
+                   else "invalid input: these values give no valid (finite) result")
+        if request.url.path.startswith("/cds-services"):
+            return outcome_response(400, "invalid", message)
+        return JSONResponse({"message": message}, status_code=422)
 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> dict[str, Any]:
@@ -201,6 +223,18 @@ def create_app(
                 "limit": {"level": limit.level, "message": limit.message, "rule": limit.rule}}
 
     app.include_router(hooks_router)
+
+    def openapi() -> dict[str, Any]:
+        # Request bodies as they really are (openapi.py): resolvable references, the PatientState,
+        # a typed CDS Hooks request per hook, so API fuzzers reach past validation.
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi_document(
+                app, templates=runtime.templates, service_id=settings.service_id,
+                extra_bodies={"/dose": dose_schema(DoseQuery.model_json_schema()),
+                              "/fhir/state": bundle_schema()})
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

@@ -29,9 +29,8 @@ def serve(
     = None,
 ) -> None:
     """Run the HTTP service: /assess, CDS Hooks, the bedside page (Ctrl-C stops it)."""
-    import uvicorn
-
     from .app import create_app
+    from .server import run
     from .settings import load_settings
 
     try:
@@ -41,30 +40,83 @@ def serve(
         typer.echo(f"vasoguide: cannot serve: {exc}", err=True)
         raise typer.Exit(2) from None
     mode = "JWT required" if settings.auth_enabled else "open (loopback, local use)"
+    keyed = "keyed" if settings.trail_key_file else "unkeyed: set trail_key_file"
     typer.echo(f"vasoguide: http://{settings.host}:{settings.port}/ ({mode}); trail "
-               f"{settings.database_url.split('://')[0]}", err=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, access_log=settings.access_log,
-                log_level="info")
+               f"{settings.database_url.split('://')[0]} ({keyed})", err=True)
+    run(app, settings)  # header deadline, logs without exception messages (server.py)
 
 
 trail_app = typer.Typer(help="The audit trail of assessments, cards and feedback.",
                         no_args_is_help=True)
 
 
+CheckpointsOpt = Annotated[
+    Path | None,
+    typer.Option("--checkpoints", help="Checkpoint file to verify against (default: the "
+                 "settings' trail_checkpoint_file)."),
+]
+
+
 @trail_app.command("verify")
-def verify(settings_file: SettingsOpt = None, db: DbOpt = None) -> None:
-    """Recompute the hash chain; exit 0 when intact, 1 with every break listed."""
+def verify(
+    settings_file: SettingsOpt = None, db: DbOpt = None, checkpoints: CheckpointsOpt = None,
+) -> None:
+    """Recompute the hash chain and check it against the exported checkpoints; exit 0 when
+    intact, 1 with every break listed."""
     from .settings import load_settings
-    from .trail import Trail
+    from .trail import open_trail, read_checkpoints
 
     settings = load_settings(settings_file, database_url=db)
-    result = Trail(settings.database_url).verify()
+    trail = open_trail(settings.model_copy(update={"trail_checkpoint_file": None}))
+    path = checkpoints or settings.trail_checkpoint_file
+    marks = read_checkpoints(path) if path and Path(path).exists() else []
+    if path and not marks:
+        typer.echo(f"trail broken: no checkpoint in {path}", err=True)
+        raise typer.Exit(1)
+    result = trail.verify(marks)
+    trail.close()
     if result.ok:
-        typer.echo(f"trail intact: {result.count} records; head {result.head}")
+        against = f"; matches {len(marks)} checkpoints" if marks else "; no checkpoint given"
+        keyed = "keyed" if settings.trail_key_file else "UNKEYED (no trail_key_file)"
+        typer.echo(f"trail intact: {result.count} records; head {result.head}; {keyed}{against}")
         return
     for problem in result.problems:
         typer.echo(f"trail broken: {problem}", err=True)
     raise typer.Exit(1)
+
+
+@trail_app.command("checkpoint")
+def checkpoint(
+    settings_file: SettingsOpt = None, db: DbOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="File to append the checkpoint "
+                                             "to (default: trail_checkpoint_file).")] = None,
+) -> None:
+    """Append a signed checkpoint of the trail's head to a file outside the database."""
+    from .settings import load_settings
+    from .trail import export_checkpoint, open_trail
+
+    settings = load_settings(settings_file, database_url=db)
+    path = out or settings.trail_checkpoint_file
+    if not path:
+        typer.echo("vasoguide: give --out or set trail_checkpoint_file", err=True)
+        raise typer.Exit(2)
+    trail = open_trail(settings.model_copy(update={"trail_checkpoint_file": None}))
+    mark = trail.checkpoint()
+    trail.close()
+    export_checkpoint(path, mark)
+    typer.echo(f"checkpoint: record {mark.seq} {mark.hash} -> {path}")
+
+
+@trail_app.command("keygen")
+def keygen(path: Annotated[Path, typer.Argument(help="Key file to create (mode 0600).")]) -> None:
+    """Create a trail key: 32 random bytes as 64 hex digits, readable by the owner only."""
+    import os
+    import secrets
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never overwrite a key
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32) + "\n")
+    typer.echo(f"trail key written to {path}; set trail_key_file = \"{path}\"")
 
 
 def register(app: typer.Typer) -> None:

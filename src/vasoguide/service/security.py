@@ -210,16 +210,20 @@ class Verifier:
 class Authenticate:
     """ASGI middleware: every path but the public ones needs a valid CDS Hooks JWT.
 
-    `aud` must be the URL called: `public_url` + path behind a proxy, else the request's own.
+    `aud` must be the configured `public_url` + path. Never the request's Host or
+    X-Forwarded-* headers: the client chooses those, so a token minted for another service
+    would pass when sent with that service's Host.
     """
 
     def __init__(
-        self, app: ASGIApp, *, verifier: Verifier, public_url: str | None,
+        self, app: ASGIApp, *, verifier: Verifier, public_url: str,
         public_paths: tuple[str, ...],
     ) -> None:
+        if not public_url:
+            raise ValueError("JWT authentication needs public_url (the expected audience)")
         self.app = app
         self.verifier = verifier
-        self.public_url = public_url.rstrip("/") if public_url else None
+        self.public_url = public_url.rstrip("/")
         self.public_paths = frozenset(public_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -228,9 +232,9 @@ class Authenticate:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        base = self.public_url or str(request.base_url).rstrip("/")
         try:
-            await self.verifier.verify(request.headers.get("authorization"), base + path)
+            await self.verifier.verify(request.headers.get("authorization"),
+                                       self.public_url + path)
         except AuthError as exc:
             log.debug("authentication failed: %s", exc)  # the reason, never the token
             response = Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})

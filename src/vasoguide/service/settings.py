@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -53,14 +54,26 @@ class Settings(BaseModel):
     database_url: str = Field(default_factory=default_database_url)
     auth: Literal["auto", "jwt", "none"] = "auto"
     issuers: list[Issuer] = Field(default_factory=list)
-    public_url: str | None = None  # the base URL clients call (for `aud`), behind a proxy
+    # The base URL clients call: the only source of the JWT `aud` (never the Host header).
+    public_url: str | None = None
     max_body_bytes: int = Field(default=2_000_000, ge=1024)
+    # Deadlines for a request's headers and its whole body (a slow sender holds a connection).
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    body_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    # Idle keep-alive: longer than common clients' pool expiry (httpx 5 s), so that the client,
+    # not the server, closes an idle connection (no race on a connection being reused).
+    keep_alive_s: int = Field(default=15, ge=1, le=600)
     jwt_max_lifetime_s: int = Field(default=3600, ge=60)  # also how long a jti is remembered
     jwt_leeway_s: int = Field(default=30, ge=0, le=300)
     jwks_cache_s: int = Field(default=300, ge=0)
     fhir_timeout_s: float = Field(default=3.0, gt=0)
     fhir_allow_http: bool = False  # only for tests and local FHIR servers
     fhir_max_pages: int = Field(default=5, ge=1)
+    # Tamper evidence: HMAC key for the trail chain (a file outside the database), and where
+    # signed checkpoints of the head are appended (ideally another host or append-only store).
+    trail_key_file: str | None = None
+    trail_checkpoint_file: str | None = None
+    trail_checkpoint_every: int = Field(default=100, ge=1)
     kb_dir: str | None = None
     site_file: str | None = None
     service_id: str = "vasoguide-norepinephrine"
@@ -79,6 +92,18 @@ class Settings(BaseModel):
                 "JWT authentication is on (host is not loopback, or auth=jwt) but no trusted "
                 "issuer is configured: set VASOGUIDE_ISSUERS or `issuers` in the settings file"
             )
+        if self.auth_enabled and not self.public_url:
+            # The expected `aud` must not come from the request (Host, X-Forwarded-*): a token
+            # minted for another service would be accepted when sent with that service's Host.
+            raise ValueError(
+                "JWT authentication is on but public_url is not set: set VASOGUIDE_PUBLIC_URL "
+                "or `public_url` to the base URL clients call (e.g. https://cds.example.org)"
+            )
+        if self.public_url is not None:
+            parts = urlsplit(self.public_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query \
+                    or parts.fragment:
+                raise ValueError(f"public_url must be an absolute http(s) URL: {self.public_url}")
 
 
 def is_loopback(host: str) -> bool:
