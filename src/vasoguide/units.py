@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import re
+import tokenize
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -116,7 +117,19 @@ def registry() -> Any:
 def _pint_errors() -> tuple[type[BaseException], ...]:
     import pint
 
-    return (ValueError, pint.errors.PintError, AttributeError, TypeError)
+    # pint's parser lets tokenizer and arithmetic errors through for malformed text
+    # ("mm[Hg](" raises tokenize.TokenError, "mm[Hg]/0" ZeroDivisionError): found by fuzzing.
+    return (
+        ValueError,
+        pint.errors.PintError,
+        AttributeError,
+        TypeError,
+        ArithmeticError,
+        tokenize.TokenError,
+        SyntaxError,
+        KeyError,
+        IndexError,
+    )
 
 
 def _record(section: str, key: str, value: Any) -> None:

@@ -244,9 +244,8 @@ def test_error_logs_carry_type_and_frames_not_the_message(tmp_path: Path) -> Non
     assert "Jane Roe" not in err and "12345678" not in err, err[-2000:]
 
 
-@pytest.mark.xfail(strict=True, reason="state.py/units lets OverflowError, pint's TokenError and "
-                   "ZeroDivisionError escape parse_state (found by benchmarks/fuzz_service.py; "
-                   "reported: they should be InputError). Remove this mark when fixed.")
+# Found by benchmarks/fuzz_service.py: these escaped parse_state as OverflowError, pint's
+# TokenError and ZeroDivisionError (500s); now each is an InputError naming the field.
 @pytest.mark.parametrize(("where", "value"), [
     ("time", "0001-01-01T00:30:00+01:00"),  # OverflowError converting to UTC
     ("unit", "mm[Hg]("),  # pint TokenError
