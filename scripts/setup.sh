@@ -10,6 +10,6 @@ stamp=.venv/.vasoguide-installed
 want=$(cat pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e '.[dev,data,service,e2e,clif]'
+  .venv/bin/python -m pip install --quiet -e '.[dev,data,service,e2e,clif,spark]'
   echo "$want" > "$stamp"
 fi
