@@ -1,16 +1,18 @@
 """The per-stay work of the audit: whole stays' events (Arrow) -> decisions and metrics (Arrow).
 
 This is the one implementation both audit runners call: the local audit (DuckDB, worker
-processes, a chunk of stays per call) and the Spark audit (`groupBy(stay).applyInArrow`, one
-stay per call; vasoguide.scaleout). It replays the engine (audit._replay_many) and measures
-each stay with the audit's own metric SQL (audit.stay_metrics) on a private DuckDB connection
-holding only the given stays' rows. Every metric is per stay (each derivation partitions by
-stay), so a stay's results depend on its own rows only, and a chunk gives the same rows as its
-stays one at a time (tests/scaleout/test_perstay.py).
+processes, a chunk of stays per call) and the Spark audit (`groupBy(...).applyInArrow`, a
+group of whole stays per call; vasoguide.scaleout). It replays the engine
+(audit._replay_many) and measures each stay with the audit's own metric SQL
+(audit.stay_metrics) on a private DuckDB connection holding only the given stays' rows. Every
+metric is per stay (each derivation partitions by stay), so a stay's results depend on its own
+rows only, and a chunk gives the same rows as its stays one at a time
+(tests/scaleout/test_perstay.py).
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,7 +89,6 @@ def audit_stays(
     other stays must not be passed, rows without a stay in `stays` are only counted in quality.
     """
     from . import audit  # audit imports this module: import at call time
-    from .readers._sql import connect
 
     stays = stays.select(STAY_SCHEMA.names).cast(STAY_SCHEMA).sort_by("stay_id")
     events = sort_events(events)
@@ -98,7 +99,7 @@ def audit_stays(
     chunk = [StayEvents.from_rows(s, by_stay.get(s["stay_id"], [])) for s in stays.to_pylist()]
     decisions = decisions_table(audit._replay_many(
         chunk, protocol, assess, options.shock_type, options.every_minutes, options.prune))
-    con = connect(threads=1)
+    con = _connection()
     try:
         con.register("_stay_events", events)
         con.register("_stay_stays", stays)
@@ -109,5 +110,18 @@ def audit_stays(
         quality = derive.quality_counts(con, "_stay_events").order(
             "stay_id, code, quality").to_arrow_table().cast(QUALITY_SCHEMA)
     finally:
-        con.close()
+        for name in ("_stay_events", "_stay_stays", "_audit_decisions"):
+            con.unregister(name)
     return StayAudit(decisions, metrics, quality)
+
+
+_LOCAL = threading.local()
+
+
+def _connection() -> Any:
+    """This thread's DuckDB connection for the metric SQL (opening one costs ~50 ms)."""
+    from .readers._sql import connect
+
+    if getattr(_LOCAL, "con", None) is None:
+        _LOCAL.con = connect(threads=1)
+    return _LOCAL.con
