@@ -41,13 +41,23 @@ def _spark_audit(spark: Any, es: EventSet, **kw: Any) -> AuditResult:
     return run_spark_audit(spark, es, PROTOCOL, **kw)
 
 
+def _first_difference(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> str:
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            return f"stay {x.get('stay_id')}: " + str(
+                {k: (x[k], y.get(k)) for k in x if x[k] != y.get(k)})
+    return f"{len(a)} rows vs {len(b)}"
+
+
 def _assert_same(local: AuditResult, remote: AuditResult) -> None:
     # strict: same schema, same rows in the same order, floats bit for bit, NULLs as NULLs
     assert remote.failures == ()
     assert remote.metrics.schema == local.metrics.schema
-    assert remote.metrics.to_pylist() == local.metrics.to_pylist()
+    lm, rm = local.metrics.to_pylist(), remote.metrics.to_pylist()
+    assert rm == lm, _first_difference(lm, rm)
     assert remote.decisions.schema == local.decisions.schema
-    assert remote.decisions.to_pylist() == local.decisions.to_pylist()
+    ld, rd = local.decisions.to_pylist(), remote.decisions.to_pylist()
+    assert rd == ld, _first_difference(ld, rd)
     assert remote.quality.to_pylist() == local.quality.to_pylist()
     assert remote.headline == local.headline
 
@@ -102,7 +112,8 @@ def _fail_first_attempt(stay_id: int) -> Any:
             from pyspark import TaskContext
 
             ctx = TaskContext.get()
-            if key[0].as_py() == stay_id and ctx is not None and ctx.attemptNumber() == 0:
+            mine = stay_id in stays.column("stay_id").to_pylist()
+            if mine and ctx is not None and ctx.attemptNumber() == 0:
                 raise RuntimeError("injected executor failure")
             return fn(key, events, stays)
 

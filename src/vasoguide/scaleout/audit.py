@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from ..protocol import Protocol, load_protocol
 from ..timeline.audit import AuditResult, assemble, summarize_quality
 from ..timeline.events import EventSet
-from ..timeline.perstay import QUALITY_SCHEMA, StayAudit, StayOptions, audit_stays
+from ..timeline.perstay import CHUNK_SIZE, QUALITY_SCHEMA, StayAudit, StayOptions, audit_stays
 
 __all__ = ["OUTPUT_SCHEMA", "StayFunction", "run_spark_audit", "stay_function"]
 
@@ -34,10 +34,12 @@ __all__ = ["OUTPUT_SCHEMA", "StayFunction", "run_spark_audit", "stay_function"]
 # raised, one row with its id and error and no results.
 OUTPUT_SCHEMA = "stay_id long, error string, decisions binary, metrics binary, quality binary"
 
-# Stays per call of the per-stay function. Each call has a fixed cost (the metric SQL is planned
-# on a private DuckDB connection: ~0.1-0.3 s on a loaded 2-core machine), so stays are grouped
-# by a hash of their id, like the local audit's chunks; a group always holds whole stays.
-STAYS_PER_GROUP = 25
+# Spark's groups are the local audit's chunks: runs of CHUNK_SIZE stays in stay id order (a
+# group always holds whole stays). One call per group amortises the call's fixed cost (the
+# metric SQL is planned on a private DuckDB connection: ~0.1-0.3 s here), and the same groups
+# make the results bit-identical: DuckDB's window sums round differently when the same stay
+# shares its table with other stays (a last-digit difference in cumulative fluids per kg).
+STAYS_PER_GROUP = CHUNK_SIZE
 
 StayFunction = Callable[[tuple[Any, ...], pa.Table, pa.Table], pa.Table]
 
@@ -96,12 +98,24 @@ def stay_function(protocol: Protocol, options: StayOptions) -> StayFunction:
     return run
 
 
-def _stage(es: EventSet, folder: Path) -> tuple[str, str]:
-    """The canonical events and stays as Parquet under `folder` (Spark's input)."""
+def _stage(es: EventSet, folder: Path, size: int) -> tuple[str, str]:
+    """Events and stays as Parquet under `folder` (Spark's input), each row with its group:
+    runs of `size` stays in stay id order, as audit.stay_chunks cuts them."""
     folder.mkdir(parents=True, exist_ok=True)
     events, stays = folder / "events.parquet", folder / "stays.parquet"
-    es.con.execute(f"COPY (SELECT * FROM {es.events}) TO '{events}' (FORMAT parquet)")
-    es.con.execute(f"COPY (SELECT * FROM {es.stays}) TO '{stays}' (FORMAT parquet)")
+    es.con.execute(
+        "CREATE OR REPLACE TEMP TABLE _spark_groups AS SELECT stay_id, "
+        f"(row_number() OVER (ORDER BY stay_id) - 1) // {int(size)} AS _group FROM {es.stays}"
+    )
+    es.con.execute(
+        f"COPY (SELECT s.*, g._group FROM {es.stays} s JOIN _spark_groups g USING (stay_id)) "
+        f"TO '{stays}' (FORMAT parquet)"
+    )
+    # rows of a stay id without a stay get no group: they are only counted (quality)
+    es.con.execute(
+        f"COPY (SELECT e.*, g._group FROM {es.events} e LEFT JOIN _spark_groups g "
+        f"ON e.stay_id = g.stay_id) TO '{events}' (FORMAT parquet)"
+    )
     return str(events), str(stays)
 
 
@@ -158,22 +172,17 @@ def run_spark_audit(
     enough for local masters). `partitions`: stay partitions (default 4 per core). `wrap`
     wraps the per-stay function (fault injection in tests).
     """
-    from pyspark.sql import functions as F  # noqa: N812 (Spark's own convention)
-
     protocol = protocol or load_protocol()
     fn = stay_function(protocol, StayOptions(shock_type, every_minutes, prune))
     if wrap is not None:
         fn = wrap(fn)
     with tempfile.TemporaryDirectory(prefix="vasoguide-spark-") as tmp:
-        events_path, stays_path = _stage(es, Path(staging or tmp))
+        events_path, stays_path = _stage(es, Path(staging or tmp), stays_per_group)
         events = spark.read.parquet(events_path)
         stays = spark.read.parquet(stays_path)
         total = stays.count()
         n = partitions or 4 * spark.sparkContext.defaultParallelism
         spark.conf.set("spark.sql.shuffle.partitions", str(n))
-        groups = max(1, -(-total // stays_per_group))
-        events = events.withColumn("_group", F.pmod(F.xxhash64("stay_id"), F.lit(groups)))
-        stays = stays.withColumn("_group", F.pmod(F.xxhash64("stay_id"), F.lit(groups)))
         out = (events.groupBy("_group").cogroup(stays.groupBy("_group"))
                .applyInArrow(fn, OUTPUT_SCHEMA))
         stop = _watch(spark, total, progress) if progress else None

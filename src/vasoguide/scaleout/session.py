@@ -80,6 +80,8 @@ def spark_session(master: str = "local[*]", conf: dict[str, str] | None = None) 
         # event times are UTC instants; Arrow batches carry them without conversion
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # the CLI shows its own progress bar (stays done); Spark's would draw over it
+        .config("spark.ui.showConsoleProgress", "false")
     )
     if master.startswith("local"):
         builder = builder.config("spark.ui.enabled", "false")

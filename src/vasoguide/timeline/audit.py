@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from ..protocol import Protocol, load_protocol
 from . import derive
 from .events import EventSet
-from .perstay import StayAudit, StayOptions, audit_stays
+from .perstay import CHUNK_SIZE, StayAudit, StayOptions, audit_stays
 from .replay import Assess, StayEvents, decisions_table, default_concentration, replay_stay
 
 __all__ = ["AuditResult", "assemble", "run_audit", "stay_chunks", "summarize_quality"]
@@ -99,7 +99,7 @@ def run_audit(
     every_minutes: float | None = None,
     shock_type: str | None = None,
     workers: int | None = None,
-    chunk_size: int = 25,
+    chunk_size: int = CHUNK_SIZE,
     prune: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> AuditResult:

@@ -7,7 +7,9 @@ group of whole stays per call; vasoguide.scaleout). It replays the engine
 (audit.stay_metrics) on a private DuckDB connection holding only the given stays' rows. Every
 metric is per stay (each derivation partitions by stay), so a stay's results depend on its own
 rows only, and a chunk gives the same rows as its stays one at a time
-(tests/scaleout/test_perstay.py).
+(tests/scaleout/test_perstay.py), up to the rounding of DuckDB's window sums (their order of
+additions depends on the table's other rows): both runners therefore cut the same chunks,
+CHUNK_SIZE stays in stay id order, and their results are bit-identical.
 """
 
 from __future__ import annotations
@@ -23,7 +25,10 @@ from ..protocol import Protocol
 from .events import EVENT_SCHEMA, STAY_SCHEMA, EventSet
 from .replay import Assess, StayEvents, decisions_table
 
-__all__ = ["QUALITY_SCHEMA", "StayAudit", "StayOptions", "audit_stays", "sort_events"]
+__all__ = ["CHUNK_SIZE", "QUALITY_SCHEMA", "StayAudit", "StayOptions", "audit_stays", "sort_events"]
+
+# Stays per call: the local audit's chunks and Spark's groups (one call has a fixed cost).
+CHUNK_SIZE = 25
 
 # derive.quality_counts' columns: flagged rows per stay, concept and reason
 QUALITY_SCHEMA = pa.schema([
@@ -46,6 +51,7 @@ _EVENT_ORDER = [
     ("stay_id", "ascending"), ("time", "ascending"), ("code", "ascending"),
     ("action", "ascending"), ("method", "descending"), ("numeric_value", "ascending"),
     ("unit", "ascending"), ("concentration", "ascending"), ("source", "ascending"),
+    ("quality", "ascending"), ("subject_id", "ascending"),
 ]
 
 
