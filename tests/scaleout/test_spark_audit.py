@@ -70,7 +70,7 @@ def test_spark_audit_equals_the_local_audit(spark: Any, name: str) -> None:
     es = open_dataset(dataset())
     if sizes:
         es = subset(es, *sizes)
-    local = run_audit(es, PROTOCOL, assess)
+    local = run_audit(es, PROTOCOL, workers=2)  # the CLI's way: engine in worker processes
     remote = _spark_audit(spark, es)
     assert local.metrics.num_rows > 10 and local.decisions.num_rows > 100
     _assert_same(local, remote)
