@@ -69,3 +69,15 @@ def test_a_chunk_gives_each_stay_what_the_stay_alone_gives() -> None:
             assert getattr(alone, name).to_pylist() == mine.to_pylist(), (s, name)
     assert together.quality.to_pylist()[0] == {"stay_id": 3, "code": "map",
                                                "quality": "implausible", "rows": 1}
+
+
+def test_a_dataset_without_stays_gives_empty_tables_with_their_columns() -> None:
+    from vasoguide.timeline.events import EVENT_SCHEMA, STAY_SCHEMA, EventSet
+    from vasoguide.timeline.readers._sql import connect
+
+    con = connect()
+    con.register("e", EVENT_SCHEMA.empty_table())
+    con.register("s", STAY_SCHEMA.empty_table())
+    result = run_audit(EventSet(con, "e", "s", "empty"), PROTOCOL, assess)
+    assert result.metrics.num_rows == 0 and "minutes_on_ne" in result.metrics.column_names
+    assert result.headline["stays_read"] == 0

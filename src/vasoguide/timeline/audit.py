@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from ..protocol import Protocol, load_protocol
 from . import derive
-from .events import EventSet
+from .events import EVENT_SCHEMA, STAY_SCHEMA, EventSet
 from .perstay import CHUNK_SIZE, StayAudit, StayOptions, audit_stays
 from .replay import Assess, StayEvents, decisions_table, default_concentration, replay_stay
 
@@ -139,6 +139,11 @@ def run_audit(
                 parts.append(fut.result())
                 if progress:
                     progress(size)
+    if not parts:  # no stay: the metrics' columns still come from the per-stay work
+        from ..engine import assess as engine_assess
+
+        parts.append(audit_stays(STAY_SCHEMA.empty_table(), EVENT_SCHEMA.empty_table(),
+                                 protocol, assess or engine_assess, options))
     quality = summarize_quality(derive.quality_counts(es.con, es.events))
     return assemble(es.dataset, parts, quality, es.caveats)
 
