@@ -183,6 +183,9 @@ def run_spark_audit(
         total = stays.count()
         n = partitions or 4 * spark.sparkContext.defaultParallelism
         spark.conf.set("spark.sql.shuffle.partitions", str(n))
+        # the work is CPU per stay, not bytes: keep the partitions (AQE would merge small ones
+        # down to one per core, so one long task could hold up the job)
+        spark.conf.set("spark.sql.adaptive.coalescePartitions.enabled", "false")
         out = (events.groupBy("_group").cogroup(stays.groupBy("_group"))
                .applyInArrow(fn, OUTPUT_SCHEMA))
         stop = _watch(spark, total, progress) if progress else None
