@@ -16,13 +16,15 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..protocol import Protocol, load_protocol
 from . import derive
-from .events import EventSet
+from .events import EVENT_SCHEMA, STAY_SCHEMA, EventSet
+from .perstay import CHUNK_SIZE, StayAudit, StayOptions, audit_stays
 from .replay import Assess, StayEvents, decisions_table, default_concentration, replay_stay
 
-__all__ = ["AuditResult", "run_audit", "stay_chunks"]
+__all__ = ["AuditResult", "assemble", "run_audit", "stay_chunks", "summarize_quality"]
 
 
 @dataclass
@@ -33,23 +35,22 @@ class AuditResult:
     quality: pa.Table  # flagged rows per concept and reason
     headline: dict[str, Any]
     caveats: tuple[str, ...]
+    # stays whose per-stay work raised (Spark runner): {"stay_id", "error"}; not in metrics
+    failures: tuple[dict[str, Any], ...] = ()
 
 
-def stay_chunks(es: EventSet, size: int) -> Iterator[list[StayEvents]]:
-    """Stays with their usable events, `size` stays at a time (bounded memory)."""
-    stays = es.con.sql(f"SELECT * FROM {es.stays} ORDER BY stay_id").to_arrow_table().to_pylist()
-    for i in range(0, len(stays), size):
-        chunk = stays[i : i + size]
-        lo, hi = chunk[0]["stay_id"], chunk[-1]["stay_id"]
-        rows = es.con.sql(
-            f"SELECT stay_id, time, code, numeric_value, unit, method, action, concentration "
-            f"FROM {es.events} WHERE quality IS NULL AND stay_id BETWEEN {lo} AND {hi} "
-            "ORDER BY stay_id, time"
-        ).to_arrow_table().to_pylist()
-        by_stay: dict[int, list[dict[str, Any]]] = {}
-        for r in rows:
-            by_stay.setdefault(r["stay_id"], []).append(r)
-        yield [StayEvents.from_rows(s, by_stay.get(s["stay_id"], [])) for s in chunk]
+def stay_chunks(es: EventSet, size: int) -> Iterator[tuple[pa.Table, pa.Table]]:
+    """(stays, all their events) as Arrow, `size` stays at a time (bounded memory)."""
+    stays = es.con.sql(f"SELECT * FROM {es.stays} ORDER BY stay_id").to_arrow_table()
+    for i in range(0, stays.num_rows, size):
+        chunk = stays.slice(i, size)
+        ids = chunk.column("stay_id").to_pylist()
+        # flagged rows come too: the per-stay metrics count them
+        events = es.con.sql(
+            f"SELECT * FROM {es.events} WHERE stay_id BETWEEN {ids[0]} AND {ids[-1]}"
+        ).to_arrow_table()
+        events = events.filter(pc.is_in(events.column("stay_id"), chunk.column("stay_id")))
+        yield chunk, events
 
 
 def _decision_times(stay: StayEvents) -> list[Any]:
@@ -63,18 +64,16 @@ def _decision_times(stay: StayEvents) -> list[Any]:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker() -> None:
+def _init_worker(protocol: Protocol) -> None:
     from ..engine import assess
 
-    _WORKER["protocol"] = load_protocol()
+    _WORKER["protocol"] = protocol
     _WORKER["assess"] = assess
 
 
-def _replay_chunk(
-    chunk: list[StayEvents], shock_type: str | None, every: float | None, prune: bool
-) -> list[dict[str, Any]]:
-    protocol, assess = _WORKER["protocol"], _WORKER["assess"]
-    return _replay_many(chunk, protocol, assess, shock_type, every, prune)
+def _replay_chunk(stays: pa.Table, events: pa.Table, options: StayOptions) -> StayAudit:
+    """One chunk in a worker process: the per-stay work, with the worker's engine."""
+    return audit_stays(stays, events, _WORKER["protocol"], _WORKER["assess"], options)
 
 
 def _replay_many(
@@ -100,54 +99,76 @@ def run_audit(
     every_minutes: float | None = None,
     shock_type: str | None = None,
     workers: int | None = None,
-    chunk_size: int = 25,
+    chunk_size: int = CHUNK_SIZE,
     prune: bool = True,
     progress: Callable[[int], None] | None = None,
 ) -> AuditResult:
-    """Replay every stay, then compute per-stay metrics and headline figures in DuckDB.
+    """Replay and measure every stay (perstay.audit_stays), then the headline figures.
 
     With `assess` given, the replay runs in this process with it (tests); otherwise the engine
     runs in `workers` processes (default: all cores). `prune` skips decisions that cannot
     change a metric (replay.replay_stay); prune=False evaluates every decision time.
     """
     protocol = protocol or load_protocol()
-    # each chunk's decisions become Arrow at once: millions of dicts never pile up
-    parts: list[pa.Table] = []
+    options = StayOptions(shock_type, every_minutes, prune)
+    # each chunk's results are Arrow at once: millions of dicts never pile up
+    parts: list[StayAudit] = []
     if assess is not None or workers == 1:
         if assess is None:
             from ..engine import assess as engine_assess
 
             assess = engine_assess
-        for chunk in stay_chunks(es, chunk_size):
-            parts.append(decisions_table(
-                _replay_many(chunk, protocol, assess, shock_type, every_minutes, prune)))
+        for stays, events in stay_chunks(es, chunk_size):
+            parts.append(audit_stays(stays, events, protocol, assess, options))
             if progress:
-                progress(len(chunk))
+                progress(stays.num_rows)
     else:
         n = workers or os.cpu_count() or 1
-        with ProcessPoolExecutor(n, initializer=_init_worker) as pool:
+        with ProcessPoolExecutor(n, initializer=_init_worker, initargs=(protocol,)) as pool:
             pending = []
-            for chunk in stay_chunks(es, chunk_size):
-                pending.append((len(chunk), pool.submit(_replay_chunk, chunk, shock_type,
-                                                        every_minutes, prune)))
+            for stays, events in stay_chunks(es, chunk_size):
+                pending.append((stays.num_rows, pool.submit(_replay_chunk, stays, events,
+                                                            options)))
                 # keep at most 2 chunks per worker in flight: bounded memory
                 while len(pending) > 2 * n:
                     size, fut = pending.pop(0)
-                    parts.append(decisions_table(fut.result()))
+                    parts.append(fut.result())
                     if progress:
                         progress(size)
             for size, fut in pending:
-                parts.append(decisions_table(fut.result()))
+                parts.append(fut.result())
                 if progress:
                     progress(size)
-    decisions = pa.concat_tables(parts) if parts else decisions_table([])
-    metrics = stay_metrics(es, decisions, protocol)
-    quality = derive.quality_counts(es.con, es.events).aggregate(
+    if not parts:  # no stay: the metrics' columns still come from the per-stay work
+        from ..engine import assess as engine_assess
+
+        parts.append(audit_stays(STAY_SCHEMA.empty_table(), EVENT_SCHEMA.empty_table(),
+                                 protocol, assess or engine_assess, options))
+    quality = summarize_quality(derive.quality_counts(es.con, es.events))
+    return assemble(es.dataset, parts, quality, es.caveats)
+
+
+def assemble(
+    dataset: str,
+    parts: list[StayAudit],
+    quality: pa.Table,
+    caveats: tuple[str, ...],
+    failures: tuple[dict[str, Any], ...] = (),
+) -> AuditResult:
+    """One AuditResult from per-stay results (in stay order), as both runners build it."""
+    decisions = (pa.concat_tables([p.decisions for p in parts]) if parts
+                 else decisions_table([]))
+    metrics = pa.concat_tables([p.metrics for p in parts]).sort_by("stay_id")
+    return AuditResult(dataset, metrics, decisions, quality, headline(metrics, quality),
+                       caveats, failures)
+
+
+def summarize_quality(counts: duckdb.DuckDBPyRelation) -> pa.Table:
+    """Flagged rows and stays per concept and reason, from derive.quality_counts' rows."""
+    return counts.aggregate(
         "code, quality, sum(rows)::BIGINT AS rows, count(DISTINCT stay_id) AS stays",
         "code, quality",
     ).order("code, quality").to_arrow_table()
-    return AuditResult(es.dataset, metrics, decisions, quality, headline(metrics, quality),
-                       es.caveats)
 
 
 def stay_metrics(es: EventSet, decisions: pa.Table, protocol: Protocol) -> pa.Table:

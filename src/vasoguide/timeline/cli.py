@@ -175,6 +175,11 @@ def audit(
     all_decisions: Annotated[bool, typer.Option(
         "--all-decisions", help="Evaluate every decision time (no pruning of quiet times).")
     ] = False,
+    engine: Annotated[str, typer.Option(
+        "--engine", help="`local` (DuckDB and worker processes) or `spark` (PySpark 4, "
+        "extra `.[spark]`, Java 17+; docs/SCALE-OUT.md).")] = "local",
+    master: Annotated[str, typer.Option(
+        "--master", help="Spark master URL with --engine spark.")] = "local[*]",
 ) -> None:
     """Replay every stay of a dataset; per-stay metrics (Parquet, CSV) and an HTML report."""
     from datetime import UTC, datetime
@@ -187,15 +192,28 @@ def audit(
     from .report import audit_header, audit_html
 
     _check_shock(shock_type)
+    if engine not in ("local", "spark"):
+        _fail(f"--engine {engine!r} is not one of local, spark")
     protocol = _protocol(site)
     es = _open(dataset, protocol)
     total = es.con.sql(f"SELECT count(*) FROM {es.stays}").fetchall()[0][0]
+    spark = _spark(master) if engine == "spark" else None
     with _progress() as bar:
         task = bar.add_task(f"audit {es.dataset}", total=total)
-        result = run_audit(
-            es, protocol, every_minutes=every, shock_type=shock_type, workers=workers,
-            prune=not all_decisions, progress=lambda n: bar.advance(task, n),
-        )
+        if spark is not None:
+            from ..scaleout import run_spark_audit
+
+            result = run_spark_audit(
+                spark, es, protocol, every_minutes=every, shock_type=shock_type,
+                prune=not all_decisions, progress=lambda n: bar.advance(task, n))
+        else:
+            result = run_audit(
+                es, protocol, every_minutes=every, shock_type=shock_type, workers=workers,
+                prune=not all_decisions, progress=lambda n: bar.advance(task, n),
+            )
+    for f in result.failures:
+        _err.print(f"stay {f['stay_id']} not audited: {f['error']}", markup=False,
+                   highlight=False)
     folder = out / f"audit-{es.dataset}"
     folder.mkdir(parents=True, exist_ok=True)
     pq.write_table(result.metrics, folder / "metrics.parquet")
@@ -211,6 +229,9 @@ def audit(
     page = audit_html(es.dataset, result.headline, metrics, result.quality.to_pylist(),
                       result.caveats, DEFINITIONS, header)
     (folder / "report.html").write_text(page, "utf-8")
+    if result.failures:
+        (folder / "failures.json").write_text(json.dumps(list(result.failures), indent=2),
+                                              "utf-8")
     table = Table(title=f"audit {es.dataset}")
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -219,6 +240,18 @@ def audit(
     _out.print(table)
     _err.print(f"wrote {folder}/metrics.parquet, metrics.csv, decisions.parquet, report.html",
                highlight=False)
+
+
+def _spark(master: str) -> Any:
+    try:
+        from ..scaleout import SparkUnavailableError, spark_session
+    except ImportError:
+        _fail("the Spark engine needs PySpark: pip install 'vasoguide[spark]'")
+    try:
+        with _err.status(f"starting Spark ({master})..."):
+            return spark_session(master)
+    except SparkUnavailableError as exc:
+        _fail(str(exc))
 
 
 def register(app: typer.Typer) -> None:
