@@ -59,7 +59,11 @@ def test_assessment_numbers_the_page_shows_are_at_display_precision(client: AppC
     rng = random.Random(1129)
     problems = []
     for _ in range(100):
-        reply = client.post("/assess", content=json.dumps(generated_state(rng)))
+        reply = client.post(
+            "/assess",
+            content=json.dumps(generated_state(rng)),
+            headers={"Content-Type": "application/json"},
+        )
         assert reply.status_code == 200, reply.text
         a = reply.json()
         numbers = {src: (resolve({"a": a}, src), unit_of(a, src)) for src in expected_sources(a)}

@@ -61,6 +61,12 @@ def _quantity(units: list[str]) -> dict[str, Any]:
                            "code": {"enum": units}}}
 
 
+def _typed(resource_type: str) -> dict[str, Any]:
+    return {"type": "object", "required": ["resourceType", "id"],
+            "properties": {"resourceType": {"const": resource_type},
+                           "id": {"type": "string", "pattern": "^[A-Za-z0-9.-]{1,64}$"}}}
+
+
 def _bundle(resource: dict[str, Any], max_items: int = 3) -> dict[str, Any]:
     return {"type": "object", "required": ["resourceType", "entry"],
             "properties": {"resourceType": {"const": "Bundle"},
@@ -128,7 +134,8 @@ def hook_request_schema(templates: dict[str, str]) -> dict[str, Any]:
     # Every key present (a missing key means a FHIR-server fallback, a 412 without a server).
     prefetch = {"type": "object", "required": ["patient", "weight", "observations", "conditions",
                                                "medicationrequests",
-                                               "medicationadministrations"],
+                                               "medicationadministrations", "procedures",
+                                               "devices"],
                 "properties": {
         "patient": {"$ref": _REF + "FhirPatient"},
         "weight": _bundle({"$ref": _REF + "FhirObservation"}, 1),
@@ -136,6 +143,9 @@ def hook_request_schema(templates: dict[str, str]) -> dict[str, Any]:
         "conditions": _bundle({"$ref": _REF + "FhirCondition"}),
         "medicationrequests": _bundle({"$ref": _REF + "FhirMedicationRequest"}),
         "medicationadministrations": _bundle({"$ref": _REF + "FhirMedicationAdministration"}),
+        # Lines, transfusions and bleeding control (issue 9): typed loosely, read when coded.
+        "procedures": _bundle(_typed("Procedure")),
+        "devices": _bundle(_typed("Device")),
     }}
     base = {"userId": {"type": "string"}, "patientId": {"type": "string", "minLength": 1},
             "encounterId": {"type": "string"}}
