@@ -4,7 +4,7 @@ For every norepinephrine stay of each dataset (the bundled CLIF demo and the sha
 MIMIC-IV MEDS and eICU demos), at sampled decision times of the in-process replay: export the
 stay as FHIR, send the resources known at that time through the CDS Hooks service (patient-view;
 order-sign with the charted norepinephrine rate as the draft order) and compare decision,
-target and advised dose with the replay (`vasoguide.interop.roundtrip`).
+target and advised dose with the replay (`vasoguide.roundtrip`).
 
     .venv/bin/python scripts/roundtrip.py [--most 10] [--write]
 
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from vasoguide.cli import _protocol
 from vasoguide.engine import assess
-from vasoguide.interop.roundtrip import SLIP, Comparison, RoundTrip, ne_stays
+from vasoguide.roundtrip import SLIP, Comparison, RoundTrip, ne_stays
 from vasoguide.timeline.readers import open_dataset
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ pytest.importorskip("fastapi")
 
 from vasoguide.cli import _protocol
 from vasoguide.engine import assess
-from vasoguide.interop.roundtrip import SLIP, RoundTrip, ne_stays
+from vasoguide.roundtrip import SLIP, RoundTrip, ne_stays
 from vasoguide.timeline.readers import open_dataset
 
 DATA = Path(os.environ.get("VASOGUIDE_DATA")

@@ -59,7 +59,7 @@ def _with_rate(
     if advice.dose is None:
         return advice
     if snap.line_extravasated:
-        advice.text += " No rate is given for the line that has extravasated: use a new line."
+        advice.text += ". No rate is given for the line that has extravasated: use a new line."
         return advice
     shown, unit = advice.dose["value"], advice.dose["unit"]
     if unit == "ug/kg/min":
@@ -70,7 +70,7 @@ def _with_rate(
         ug_min = shown
     conc = _concentration(snap, adv, ne, pediatric)
     if conc is None:
-        advice.text += " Rate in mL/h: needs the infusion's concentration."
+        advice.text += ". Rate in mL/h: needs the infusion's concentration."
         return advice
     ug_ml, source = conc
     rate = rounded(rate_ml_h(ug_min, concentration_ug_ml=ug_ml), "mL/h")

@@ -35,11 +35,11 @@ def export(
 ) -> None:
     """Write stays as FHIR R4 collection Bundles: vitals, lactate, urine output, weight,
     conditions, infusions and fluids (one file per stay)."""
+    from ..roundtrip import ne_stays
     from ..timeline.cli import _fail, _open, _protocol
     from ..timeline.replay import default_concentration
     from ..timeline.stay import StayNotFoundError, load_stay
     from .export import bundle_of, export_stay
-    from .roundtrip import ne_stays
 
     moment: datetime | None = None
     if at is not None:

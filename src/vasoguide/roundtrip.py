@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
-from ..assessment import Assessment
-from ..protocol import Protocol
-from ..state import PatientState, parse_state
-from .export import Exported, export_stay, patient_id_of, prefetch_at
+from .assessment import Assessment
+from .interop.export import Exported, export_stay, patient_id_of, prefetch_at
+from .protocol import Protocol
+from .state import PatientState, parse_state
 
 __all__ = ["Comparison", "RoundTrip", "compare", "ne_stays", "sample_times"]
 
@@ -174,8 +174,8 @@ class RoundTrip:
         import anyio.from_thread
         import httpx
 
-        from ..service.app import create_app
-        from ..service.settings import Settings
+        from .service.app import create_app
+        from .service.settings import Settings
 
         def capture(state: PatientState, protocol: Protocol) -> Assessment:
             self.last = self.assess(state, protocol)
@@ -217,14 +217,14 @@ class RoundTrip:
         return response.status_code, self.last, cards
 
     def stay(self, es: Any, stay_id: int, most: int | None) -> list[Comparison]:
-        from ..timeline.replay import (
+        from .timeline.replay import (
             decision_times,
             default_concentration,
             lookback,
             pressure_lookback,
             state_at,
         )
-        from ..timeline.stay import load_stay
+        from .timeline.stay import load_stay
 
         st = load_stay(es, stay_id)
         conc = default_concentration(self.protocol)
