@@ -215,6 +215,10 @@ def stay_figure(
     ax_dec.set_yticks(range(len(codes)), [c.replace("_NOREPINEPHRINE", " NE").replace("_", " ")
                                           .lower() for c in codes], fontsize=7)
     ax_dec.set_ylim(-0.5, max(len(codes), 1) - 0.5)
+    # Evenly spaced ticks: with interval multiples, a 2-day locator restarts on the 1st of
+    # the month and puts the 31st and the 1st side by side (labels overlapped).
+    ax_dec.xaxis.set_major_locator(mdates.AutoDateLocator(  # type: ignore[no-untyped-call]
+        tz=zone, maxticks=9, interval_multiples=False))
     ax_dec.xaxis.set_major_formatter(
         mdates.DateFormatter("%Y-%m-%d\n%H:%M", tz=zone))  # type: ignore[no-untyped-call]
     ax_dec.set_xlabel(f"time ({tz})")
