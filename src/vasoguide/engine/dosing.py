@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..display import number_text as num
-from ..display import rounded
+from ..display import rounded, unit_text
 from ..dosing import check_limits, rate_ml_h
 from ..units import DoseBasis
 from .advice import Advice, Item, qty
@@ -80,7 +80,7 @@ def _with_rate(
         adv.alert(
             "IMPLAUSIBLE_VALUE",
             "critical",
-            f"{num(shown)} {shown_unit(unit)} at {num(ug_ml)} mcg/mL would be {num(rate)} mL/h, "
+            f"{num(shown)} {unit_text(unit)} at {num(ug_ml)} mcg/mL would be {num(rate)} mL/h, "
             f"beyond the pump limit of {num(limit)} mL/h (site setting): check the weight, the "
             "dose and the concentration. No rate is given.",
             ["admin.concentration-and-rate", "data.implausible-values"],
@@ -92,10 +92,6 @@ def _with_rate(
     advice.rules.append("admin.concentration-and-rate")
     advice.text += f" = {num(rate)} mL/h at {num(ug_ml)} mcg/mL base ({source})."
     return advice
-
-
-def shown_unit(unit: str) -> str:
-    return unit.replace("ug", "mcg")
 
 
 def advised_start(
